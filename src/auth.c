@@ -1,0 +1,132 @@
+#include "auth.h"
+
+#include <errno.h>
+#include <polkit/polkit.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct auth {
+	PolkitAuthority *authority;
+	uid_t self;
+	unsigned pending;
+};
+
+struct check {
+	struct auth *auth;
+	sd_bus_message *m;
+	char *action;
+	auth_done_fn done;
+	void *userdata;
+};
+
+int auth_new(struct auth **ret)
+{
+	struct auth *a = calloc(1, sizeof(*a));
+	g_autoptr(GError) err = NULL;
+
+	if (!a)
+		return -ENOMEM;
+	a->self = geteuid();
+	/* The proxy follows polkitd coming and going on the bus; if even the
+	 * proxy cannot be had, every non-root caller is denied. */
+	a->authority = polkit_authority_get_sync(NULL, &err);
+	if (!a->authority)
+		log_warn("polkit is not available (%s): only uid %u will be served",
+			 err ? err->message : "unknown error", (unsigned)a->self);
+	*ret = a;
+	return 0;
+}
+
+void auth_free(struct auth *a)
+{
+	if (!a)
+		return;
+	g_clear_object(&a->authority);
+	free(a);
+}
+
+unsigned auth_pending(const struct auth *a)
+{
+	return a->pending;
+}
+
+static void check_free(struct check *c)
+{
+	c->auth->pending--;
+	sd_bus_message_unref(c->m);
+	free(c->action);
+	free(c);
+}
+
+static void check_cb(GObject *source, GAsyncResult *res, gpointer userdata)
+{
+	struct check *c = userdata;
+	g_autoptr(GError) err = NULL;
+	g_autoptr(PolkitAuthorizationResult) result = NULL;
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int authorized = 0;
+
+	result = polkit_authority_check_authorization_finish(POLKIT_AUTHORITY(source), res, &err);
+	if (!result) {
+		log_warn("polkit check of %s for %s failed: %s", c->action,
+			 sd_bus_message_get_sender(c->m), err->message);
+		sd_bus_error_setf(&error, SD_BUS_ERROR_ACCESS_DENIED,
+				  "Authorization of %s could not be checked", c->action);
+	} else if (polkit_authorization_result_get_is_authorized(result)) {
+		authorized = 1;
+	} else if (polkit_authorization_result_get_is_challenge(result)) {
+		sd_bus_error_setf(&error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+				  "Interactive authentication is required for %s", c->action);
+	} else {
+		sd_bus_error_setf(&error, SD_BUS_ERROR_ACCESS_DENIED, "Not authorized to perform %s",
+				  c->action);
+	}
+	log_debug("%s %s %s", sd_bus_message_get_sender(c->m), authorized ? "may" : "may not", c->action);
+	c->done(c->m, authorized, &error, c->userdata);
+	sd_bus_error_free(&error);
+	check_free(c);
+}
+
+int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_fn done,
+	       void *userdata, sd_bus_error *error)
+{
+	sd_bus_creds *creds = NULL;
+	uid_t uid;
+	int r;
+
+	/* Without SD_BUS_CREDS_AUGMENT, sd-bus asks the bus daemon (never /proc). */
+	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+	if (r >= 0) {
+		r = sd_bus_creds_get_euid(creds, &uid);
+		sd_bus_creds_unref(creds);
+	}
+	if (r < 0)
+		return sd_bus_error_set_errnof(error, r, "Could not determine the caller's identity");
+	if (uid == a->self)
+		return 1;
+
+	if (!a->authority)
+		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
+					 "Authorization of %s is not possible: polkit is unavailable", action);
+
+	struct check *c = calloc(1, sizeof(*c));
+	if (!c || !(c->action = strdup(action))) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->auth = a;
+	c->m = sd_bus_message_ref(m);
+	c->done = done;
+	c->userdata = userdata;
+	a->pending++;
+
+	g_autoptr(PolkitSubject) subject = polkit_system_bus_name_new(sd_bus_message_get_sender(m));
+	PolkitCheckAuthorizationFlags flags = sd_bus_message_get_allow_interactive_authorization(m) > 0
+		? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
+		: POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE;
+	polkit_authority_check_authorization(a->authority, subject, action, NULL, flags, NULL,
+					     check_cb, c);
+	return 0;
+}

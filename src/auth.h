@@ -1,0 +1,25 @@
+/* Authorization of method calls: callers with the service's own uid (as the
+ * bus reports it) pass; everyone else is checked by polkit, asynchronously,
+ * with the caller's unique bus name as the subject. Any polkit failure,
+ * including an absent polkitd, is a denial. */
+#pragma once
+#include <systemd/sd-bus.h>
+
+struct auth;
+
+/* Called once the answer is known. authorized = 1, or 0 with error set to
+ * AccessDenied / InteractiveAuthorizationRequired. */
+typedef void (*auth_done_fn)(sd_bus_message *m, int authorized, const sd_bus_error *error,
+			     void *userdata);
+
+int auth_new(struct auth **ret);
+void auth_free(struct auth *a);
+
+/* Returns 1 when the caller is authorized right away (done is not called),
+ * 0 when polkit was asked (done will be called from the loop), or a negative
+ * errno with error set. */
+int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_fn done,
+	       void *userdata, sd_bus_error *error);
+
+/* Number of polkit checks waiting for an answer. */
+unsigned auth_pending(const struct auth *a);

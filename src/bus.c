@@ -1,0 +1,350 @@
+#include "bus.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "util.h"
+#include "ctread.h"
+#include "ctstats.h"
+#include "log.h"
+#include "page.h"
+
+/* A reply is cut short (fewer records than the limit; clients page on by the
+ * number they got) long before the bus's 32 MiB message limit. */
+#define REPLY_BUDGET (16u << 20)
+/* Sorted pages deeper than this keep only ids and fetch records in a second dump. */
+#define PAGE_KEEP_MAX 20000
+
+#define ACTION_LIST "org.example.connections.list"
+
+#define INVALID(error, ...) sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, __VA_ARGS__)
+
+static int reply_dump_error(sd_bus_message *m, int error)
+{
+	return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_FAILED,
+					  "Reading the conntrack table failed: %s", strerror(-error));
+}
+
+/* --- List ---------------------------------------------------------------- */
+
+struct list_opts {
+	uint64_t offset, limit;
+	enum sort_key sort;
+	bool reverse;
+};
+
+struct list_call {
+	struct context *ctx;
+	sd_bus_message *m;
+	struct ct_filter filter;
+	struct ct_kfilter kf;
+	struct list_opts opts;
+	struct page page;
+	struct ct_dump *dump;
+	bool second_pass;
+};
+
+static void list_call_free(struct list_call *c)
+{
+	if (!c)
+		return;
+	ct_dump_free(c->dump);
+	page_free(&c->page);
+	sd_bus_message_unref(c->m);
+	free(c);
+}
+
+static int parse_list_opts(sd_bus_message *m, uint32_t page_size, struct list_opts *o,
+			   sd_bus_error *error)
+{
+	bool seen[4] = { false };
+	static const char *const names[] = { "offset", "limit", "sort", "reverse" };
+	int r;
+
+	*o = (struct list_opts){ .limit = page_size, .sort = SORT_NONE };
+	if ((r = sd_bus_message_enter_container(m, 'a', "{sv}")) < 0)
+		return r;
+	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		const char *key, *contents, *s;
+		char type;
+		unsigned i;
+		uint64_t u;
+		int b;
+
+		if ((r = sd_bus_message_read_basic(m, 's', &key)) < 0)
+			return r;
+		for (i = 0; i < 4; i++)
+			if (strcmp(names[i], key) == 0)
+				break;
+		if (i == 4)
+			return INVALID(error, "Unknown option '%s'", key);
+		if (seen[i])
+			return INVALID(error, "Option '%s' is given more than once", key);
+		seen[i] = true;
+		if ((r = sd_bus_message_peek_type(m, &type, &contents)) < 0 ||
+		    (r = sd_bus_message_enter_container(m, 'v', contents)) < 0)
+			return r;
+		switch (i) {
+		case 0: case 1:
+			if ((r = variant_read_uint(m, "Option", key, contents, UINT32_MAX, &u, error)) < 0)
+				return r;
+			if (i == 0)
+				o->offset = u;
+			else
+				o->limit = u < page_size ? u : page_size; /* clamped, as API.md says */
+			break;
+		case 2:
+			if (strcmp(contents, "s") != 0)
+				return INVALID(error, "Option 'sort' must be of type 's', got '%s'", contents);
+			if ((r = sd_bus_message_read_basic(m, 's', &s)) < 0)
+				return r;
+			if ((r = sort_key_from_name(s)) < 0)
+				return INVALID(error, "Option 'sort': unknown sort key '%s'", s);
+			o->sort = (enum sort_key)r;
+			break;
+		case 3:
+			if (strcmp(contents, "b") != 0)
+				return INVALID(error, "Option 'reverse' must be of type 'b', got '%s'", contents);
+			if ((r = sd_bus_message_read_basic(m, 'b', &b)) < 0)
+				return r;
+			o->reverse = b;
+			break;
+		}
+		if ((r = sd_bus_message_exit_container(m)) < 0 ||
+		    (r = sd_bus_message_exit_container(m)) < 0)
+			return r;
+	}
+	if (r < 0)
+		return r;
+	return sd_bus_message_exit_container(m);
+}
+
+static size_t record_size_estimate(const struct ct_record *r)
+{
+	size_t n = 512;
+	if (r->flags & CT_HAS_LABELS)
+		n += 128 * 16;
+	return n;
+}
+
+static int list_reply(struct list_call *c)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	uint64_t total = c->page.total;
+	size_t budget = REPLY_BUDGET;
+	int r;
+
+	if ((r = sd_bus_message_new_method_return(c->m, &reply)) < 0 ||
+	    (r = sd_bus_message_append(reply, "u", (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total))) < 0 ||
+	    (r = sd_bus_message_open_container(reply, 'a', CT_RECORD_SIGNATURE)) < 0)
+		return r;
+	for (size_t i = 0; i < c->page.nout; i++) {
+		size_t need = record_size_estimate(&c->page.out[i]);
+		if (need > budget)
+			break;
+		budget -= need;
+		if ((r = ct_record_append(reply, &c->page.out[i])) < 0)
+			return r;
+	}
+	if ((r = sd_bus_message_close_container(reply)) < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
+}
+
+static int list_on_record(const struct ct_record *r, void *userdata)
+{
+	struct list_call *c = userdata;
+
+	if (!filter_match(&c->filter, r))
+		return 0;
+	if (c->second_pass) {
+		page_fill(&c->page, r);
+		return 0;
+	}
+	return page_add(&c->page, r);
+}
+
+static void list_on_done(struct ct_dump *d, int error, void *userdata)
+{
+	struct list_call *c = userdata;
+	int r;
+
+	ct_dump_free(c->dump);
+	c->dump = NULL;
+	if (error < 0) {
+		reply_dump_error(c->m, error);
+		goto out;
+	}
+	if (c->second_pass)
+		page_compact(&c->page);
+	else {
+		if ((r = page_finish(&c->page)) < 0) {
+			reply_dump_error(c->m, r);
+			goto out;
+		}
+		if (page_needs_second_pass(&c->page)) {
+			c->second_pass = true;
+			r = ct_dump_start(c->ctx->event, &c->kf, list_on_record, list_on_done, c, &c->dump);
+			if (r >= 0)
+				return;
+			reply_dump_error(c->m, r);
+			goto out;
+		}
+	}
+	if ((r = list_reply(c)) < 0)
+		log_warn("Could not send List reply: %s", strerror(-r));
+out:
+	list_call_free(c);
+}
+
+/* Runs the call once it is authorized; owns c from here on. */
+static void list_run(struct list_call *c)
+{
+	int r;
+
+	page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse,
+		  PAGE_KEEP_MAX);
+	if (c->kf.empty) {
+		/* Keys that contradict each other (an IPv4 and an IPv6 prefix) match nothing. */
+		if ((r = list_reply(c)) < 0)
+			log_warn("Could not send List reply: %s", strerror(-r));
+		list_call_free(c);
+		return;
+	}
+	r = ct_dump_start(c->ctx->event, &c->kf, list_on_record, list_on_done, c, &c->dump);
+	if (r < 0) {
+		reply_dump_error(c->m, r);
+		list_call_free(c);
+	}
+}
+
+static void list_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error,
+			    void *userdata)
+{
+	struct list_call *c = userdata;
+
+	if (!authorized) {
+		sd_bus_reply_method_error(m, error);
+		list_call_free(c);
+		return;
+	}
+	list_run(c);
+}
+
+static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct context *ctx = userdata;
+	struct list_call *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->ctx = ctx;
+	c->m = sd_bus_message_ref(m);
+	if ((r = filter_parse(m, &c->filter, error)) < 0 ||
+	    (r = parse_list_opts(m, ctx->page_size, &c->opts, error)) < 0)
+		goto fail;
+	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
+
+	r = auth_check(ctx->auth, m, ACTION_LIST, list_authorized, c, error);
+	if (r < 0)
+		goto fail;
+	if (r > 0)
+		list_run(c);
+	return 1;
+fail:
+	list_call_free(c);
+	return r;
+}
+
+/* --- GetStatistics -------------------------------------------------------- */
+
+static int statistics_reply(sd_bus_message *m)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	uint64_t sums[CT_CPU_STATS], buckets = 0;
+	uint32_t count, max;
+	int r;
+
+	if ((r = ct_count(&count, &max)) < 0 || (r = ct_cpu_stats(sums)) < 0)
+		return reply_dump_error(m, r);
+	(void)ct_sysctl("nf_conntrack_buckets", &buckets);
+
+	if ((r = sd_bus_message_new_method_return(m, &reply)) < 0 ||
+	    (r = sd_bus_message_open_container(reply, 'a', "{st}")) < 0 ||
+	    (r = sd_bus_message_append(reply, "{st}{st}{st}", "count", (uint64_t)count,
+				       "max", (uint64_t)max, "buckets", buckets)) < 0)
+		return r;
+	for (int i = 0; i < CT_CPU_STATS; i++)
+		if ((r = sd_bus_message_append(reply, "{st}", ct_cpu_stat_names[i], sums[i])) < 0)
+			return r;
+	if ((r = sd_bus_message_close_container(reply)) < 0)
+		return r;
+	return sd_bus_send(NULL, reply, NULL);
+}
+
+static void statistics_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error,
+				  void *userdata)
+{
+	int r = authorized ? statistics_reply(m) : sd_bus_reply_method_error(m, error);
+	if (r < 0)
+		log_warn("Could not send GetStatistics reply: %s", strerror(-r));
+}
+
+static int method_get_statistics(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct context *ctx = userdata;
+	int r = auth_check(ctx->auth, m, ACTION_LIST, statistics_authorized, NULL, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
+	return statistics_reply(m);
+}
+
+/* --- Properties ----------------------------------------------------------- */
+
+static int prop_count_max(sd_bus *bus, const char *path, const char *interface,
+			  const char *property, sd_bus_message *reply, void *userdata,
+			  sd_bus_error *error)
+{
+	uint32_t count, max;
+	int r = ct_count(&count, &max);
+	if (r < 0)
+		return sd_bus_error_set_errnof(error, r, "Reading the conntrack table size failed: %m");
+	return sd_bus_message_append(reply, "u", strcmp(property, "Count") == 0 ? count : max);
+}
+
+static int prop_sysctl_bool(sd_bus *bus, const char *path, const char *interface,
+			    const char *property, sd_bus_message *reply, void *userdata,
+			    sd_bus_error *error)
+{
+	uint64_t v = 0;
+	const char *name = strcmp(property, "Accounting") == 0 ? "nf_conntrack_acct"
+							     : "nf_conntrack_timestamp";
+	(void)ct_sysctl(name, &v);   /* absent sysctl: the feature is off */
+	return sd_bus_message_append(reply, "b", v != 0);
+}
+
+static const sd_bus_vtable vtable[] = {
+	SD_BUS_VTABLE_START(0),
+	SD_BUS_PROPERTY("Count", "u", prop_count_max, 0, 0),
+	SD_BUS_PROPERTY("Max", "u", prop_count_max, 0, 0),
+	SD_BUS_PROPERTY("Accounting", "b", prop_sysctl_bool, 0, 0),
+	SD_BUS_PROPERTY("Timestamps", "b", prop_sysctl_bool, 0, 0),
+	SD_BUS_PROPERTY("Version", "s", NULL, offsetof(struct context, version), SD_BUS_VTABLE_PROPERTY_CONST),
+	SD_BUS_METHOD_WITH_ARGS("List",
+		SD_BUS_ARGS("a{sv}", filter, "a{sv}", options),
+		SD_BUS_RESULT("u", total, "a" CT_RECORD_SIGNATURE, connections),
+		method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("GetStatistics",
+		SD_BUS_NO_ARGS,
+		SD_BUS_RESULT("a{st}", statistics),
+		method_get_statistics, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_VTABLE_END
+};
+
+int bus_add_object(struct context *ctx)
+{
+	return sd_bus_add_object_vtable(ctx->bus, NULL, BUS_PATH, BUS_INTERFACE, vtable, ctx);
+}

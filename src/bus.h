@@ -1,0 +1,22 @@
+/* The org.example.Connections object: vtable and method handlers. */
+#pragma once
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+#include "auth.h"
+#include "filter.h"
+
+#define BUS_NAME      "org.example.Connections"
+#define BUS_PATH      "/org/example/Connections"
+#define BUS_INTERFACE "org.example.Connections"
+
+struct context {
+	sd_bus *bus;
+	sd_event *event;
+	struct auth *auth;
+	struct ct_kcaps caps;
+	uint32_t page_size;      /* List's default and maximum limit */
+	const char *version;     /* points to PACKAGE_VERSION; a property */
+};
+
+int bus_add_object(struct context *ctx);

@@ -1,0 +1,262 @@
+#include "ctread.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctparse.h"
+#include "log.h"
+
+/* Kernel buffers read per wakeup: ~32 KiB (~150 entries) each. */
+#define BUFFERS_PER_WAKEUP 32
+#define RECV_SIZE 32768
+
+struct ct_dump {
+	struct mnl_socket *nl;
+	sd_event_source *io;
+	uint32_t seq, portid;
+	ct_dump_record_fn on_record;
+	ct_dump_done_fn on_done;
+	void *userdata;
+	int abort_error;
+	char buf[RECV_SIZE];
+};
+
+static void put_tuple(struct nlmsghdr *nlh, int type, uint8_t family, uint32_t flags,
+		      uint8_t proto, const struct ct_tuple *t)
+{
+	struct nlattr *tuple = mnl_attr_nest_start(nlh, type);
+
+	if (flags & (CTA_FILTER_F_IP_SRC | CTA_FILTER_F_IP_DST)) {
+		struct nlattr *ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+		if (family == AF_INET) {
+			if (flags & CTA_FILTER_F_IP_SRC)
+				mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, t->src);
+			if (flags & CTA_FILTER_F_IP_DST)
+				mnl_attr_put(nlh, CTA_IP_V4_DST, 4, t->dst);
+		} else {
+			if (flags & CTA_FILTER_F_IP_SRC)
+				mnl_attr_put(nlh, CTA_IP_V6_SRC, 16, t->src);
+			if (flags & CTA_FILTER_F_IP_DST)
+				mnl_attr_put(nlh, CTA_IP_V6_DST, 16, t->dst);
+		}
+		mnl_attr_nest_end(nlh, ip);
+	}
+	if (flags & CTA_FILTER_F_PROTO_NUM) {
+		struct nlattr *pr = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+		mnl_attr_put_u8(nlh, CTA_PROTO_NUM, proto);
+		if (flags & CTA_FILTER_F_SRC_PORT)
+			mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
+		if (flags & CTA_FILTER_F_DST_PORT)
+			mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+		mnl_attr_nest_end(nlh, pr);
+	}
+	mnl_attr_nest_end(nlh, tuple);
+}
+
+struct nlmsghdr *ct_dump_request(char *buf, const struct ct_kfilter *kf, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = kf->family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+
+	if (kf->mark) {
+		mnl_attr_put_u32(nlh, CTA_MARK, htonl(kf->mark_val));
+		mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(kf->mark_mask));
+	}
+	if (kf->status) {
+		mnl_attr_put_u32(nlh, CTA_STATUS, htonl(kf->status_val));
+		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(kf->status_mask));
+	}
+	if (kf->orig_flags || kf->reply_flags) {
+		struct nlattr *f = mnl_attr_nest_start(nlh, CTA_FILTER);
+		/* The kernel reads these two in host byte order. */
+		mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, kf->orig_flags);
+		mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, kf->reply_flags);
+		mnl_attr_nest_end(nlh, f);
+		if (kf->orig_flags)
+			put_tuple(nlh, CTA_TUPLE_ORIG, kf->family, kf->orig_flags, kf->proto, &kf->orig);
+		if (kf->reply_flags)
+			put_tuple(nlh, CTA_TUPLE_REPLY, kf->family, kf->reply_flags, kf->proto, &kf->reply);
+	}
+	return nlh;
+}
+
+static int data_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct ct_dump *d = data;
+	struct ct_record r;
+
+	if (ct_parse_nlmsg(nlh, &r) < 0) {
+		log_debug("skipping a malformed conntrack message");
+		return MNL_CB_OK;
+	}
+	int k = d->on_record(&r, d->userdata);
+	if (k < 0) {
+		d->abort_error = k;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+static void finish(struct ct_dump *d, int error)
+{
+	d->io = sd_event_source_disable_unref(d->io);
+	if (d->nl) {
+		mnl_socket_close(d->nl);
+		d->nl = NULL;
+	}
+	d->on_done(d, error, d->userdata);   /* may free d */
+}
+
+static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct ct_dump *d = userdata;
+
+	for (int i = 0; i < BUFFERS_PER_WAKEUP; i++) {
+		ssize_t n = mnl_socket_recvfrom(d->nl, d->buf, sizeof(d->buf));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return 0;
+			finish(d, -errno);
+			return 0;
+		}
+		int k = mnl_cb_run(d->buf, (size_t)n, d->seq, d->portid, data_cb, d);
+		if (k == MNL_CB_STOP) {
+			finish(d, 0);
+			return 0;
+		}
+		if (k < 0) {
+			finish(d, d->abort_error ? d->abort_error : -errno);
+			return 0;
+		}
+	}
+	return 0;
+}
+
+int ct_dump_start(sd_event *e, const struct ct_kfilter *kf, ct_dump_record_fn on_record,
+		  ct_dump_done_fn on_done, void *userdata, struct ct_dump **ret)
+{
+	struct ct_dump *d = calloc(1, sizeof(*d));
+	struct nlmsghdr *nlh;
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->on_record = on_record;
+	d->on_done = on_done;
+	d->userdata = userdata;
+	d->seq = (uint32_t)time(NULL);
+
+	d->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!d->nl || mnl_socket_bind(d->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	d->portid = mnl_socket_get_portid(d->nl);
+	nlh = ct_dump_request(d->buf, kf, d->seq);
+	if (mnl_socket_sendto(d->nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = sd_event_add_io(e, &d->io, mnl_socket_get_fd(d->nl), EPOLLIN, io_cb, d);
+	if (r < 0)
+		goto fail;
+	*ret = d;
+	return 0;
+fail:
+	ct_dump_free(d);
+	return r;
+}
+
+void ct_dump_free(struct ct_dump *d)
+{
+	if (!d)
+		return;
+	sd_event_source_disable_unref(d->io);
+	if (d->nl)
+		mnl_socket_close(d->nl);
+	free(d);
+}
+
+enum probe { PROBE_PLAIN, PROBE_FILTER_FLAGS, PROBE_STATUS_MASK };
+
+/* Sends one dump request and returns the kernel's verdict: 0 when it dumped
+ * (however filtered), else the negative errno it answered with.
+ * PROBE_FILTER_FLAGS adds CTA_FILTER flags without the tuple they refer to:
+ * a kernel that knows the flags says EINVAL, one that does not know them
+ * EOPNOTSUPP, one without CTA_FILTER ignores it and dumps.
+ * PROBE_STATUS_MASK adds CTA_STATUS_MASK without CTA_STATUS: EINVAL where
+ * status filters exist, ignored elsewhere. */
+static int probe_one(enum probe what)
+{
+	/* A mark filter nothing passes ((mark & 0) != 1) keeps the dumps empty. */
+	const struct ct_kfilter kf = { .family = AF_INET, .mark = true, .mark_val = 1, .mark_mask = 0 };
+	char buf[RECV_SIZE];
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	struct nlmsghdr *nlh;
+	uint32_t portid, seq = 1;
+	int r = 0;
+
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = ct_dump_request(buf, &kf, seq);
+	if (what == PROBE_FILTER_FLAGS) {
+		struct nlattr *f = mnl_attr_nest_start(nlh, CTA_FILTER);
+		mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, CTA_FILTER_F_USED);
+		mnl_attr_nest_end(nlh, f);
+	} else if (what == PROBE_STATUS_MASK)
+		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(1));
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		int k = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL);
+		if (k <= MNL_CB_STOP) {
+			r = k < 0 ? -errno : 0;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return r;
+}
+
+int ct_probe(struct ct_kcaps *caps)
+{
+	int r;
+
+	memset(caps, 0, sizeof(*caps));
+	r = probe_one(PROBE_PLAIN);
+	if (r < 0)
+		return r;   /* no conntrack access at all (EPERM without CAP_NET_ADMIN...) */
+	caps->tuple_filter = probe_one(PROBE_FILTER_FLAGS) == -EINVAL;
+	caps->status_filter = probe_one(PROBE_STATUS_MASK) == -EINVAL;
+	log_info("kernel dump filters: tuple %s, status %s",
+		 caps->tuple_filter ? "yes" : "no", caps->status_filter ? "yes" : "no");
+	return 0;
+}

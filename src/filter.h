@@ -1,0 +1,85 @@
+/* Filters: the a{sv} of API.md parsed into a struct, matched against records,
+ * and translated into the part the kernel can evaluate during a dump.
+ * The kernel part is only an optimisation: every record is matched here too. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include "record.h"
+
+enum filter_key {
+	FK_FAMILY, FK_PROTOCOL, FK_STATE, FK_STATUS, FK_ADDRESS, FK_SRC, FK_DST,
+	FK_REPLY_SRC, FK_REPLY_DST, FK_PORT, FK_SPORT, FK_DPORT, FK_MARK,
+	FK_MARK_MASK, FK_ZONE, FK_NAT, FK_NAT_ADDRESS, FK_INTERFACE, FK_STALE,
+	_FK_MAX
+};
+
+enum nat_kind { NAT_SNAT, NAT_DNAT, NAT_ANY, NAT_NONE };
+
+struct addr_prefix {
+	uint8_t family;   /* AF_INET / AF_INET6 */
+	uint8_t len;      /* prefix length in bits */
+	uint8_t addr[16]; /* host bits cleared */
+};
+
+struct ct_filter {
+	uint32_t keys;    /* 1 << enum filter_key for every key given */
+	uint8_t family, proto;
+	/* Per protocol with states, which state numbers the 'state' key accepts. */
+	uint32_t tcp_states, sctp_states, dccp_states;
+	uint32_t status_set, status_clear; /* must have all of set, none of clear */
+	struct addr_prefix addr[_FK_MAX]; /* indexed by the address keys */
+	uint16_t port, sport, dport, zone;
+	uint32_t mark, mark_mask;
+	enum nat_kind nat;
+};
+
+#define FILTER_HAS(f, k) (((f)->keys >> (k)) & 1u)
+
+/* Reads an a{sv} filter from m into f. On bad input returns a negative errno
+ * and sets error to InvalidArgs naming the key and what was wrong. */
+int filter_parse(sd_bus_message *m, struct ct_filter *f, sd_bus_error *error);
+
+/* Reads the current variant's integer, whatever D-Bus integer type it has
+ * (contents is its signature), and checks it against [0, max]. Errors read
+ * "<what> '<key>': ...". */
+int variant_read_uint(sd_bus_message *m, const char *what, const char *key, const char *contents,
+		      uint64_t max, uint64_t *out, sd_bus_error *error);
+
+bool filter_match(const struct ct_filter *f, const struct ct_record *r);
+
+/* Parses an address or CIDR prefix ("192.0.2.0/24", "2001:db8::1"). */
+int addr_prefix_parse(const char *s, struct addr_prefix *p);
+bool addr_prefix_match(const struct addr_prefix *p, uint8_t family, const uint8_t *addr);
+
+/* CTA_FILTER flag bits. The kernel keeps these in nf_conntrack_netlink.c, not
+ * in its UAPI headers, so they are defined here, once; ctread.c probes at
+ * start whether the running kernel accepts them. */
+#define CTA_FILTER_F_IP_SRC     (1u << 0)
+#define CTA_FILTER_F_IP_DST     (1u << 1)
+#define CTA_FILTER_F_TUPLE_ZONE (1u << 2)
+#define CTA_FILTER_F_PROTO_NUM  (1u << 3)
+#define CTA_FILTER_F_SRC_PORT   (1u << 4)
+#define CTA_FILTER_F_DST_PORT   (1u << 5)
+#define CTA_FILTER_F_USED       (CTA_FILTER_F_IP_SRC | CTA_FILTER_F_IP_DST | \
+				 CTA_FILTER_F_PROTO_NUM | CTA_FILTER_F_SRC_PORT | \
+				 CTA_FILTER_F_DST_PORT)
+
+/* What the kernel can filter on during a dump (see ctread.c for how it is sent). */
+struct ct_kfilter {
+	uint8_t family;                 /* 0 = all */
+	bool mark;   uint32_t mark_val, mark_mask;
+	bool status; uint32_t status_val, status_mask;
+	uint32_t orig_flags, reply_flags; /* CTA_FILTER_F_* */
+	uint8_t proto;
+	struct ct_tuple orig, reply;
+	bool empty;                     /* the filter can match nothing */
+};
+
+/* Kernel capabilities found by probing at start. */
+struct ct_kcaps {
+	bool tuple_filter;   /* CTA_FILTER in dumps (Linux 5.9+) */
+	bool status_filter;  /* CTA_STATUS/CTA_STATUS_MASK in dumps (Linux 6.1+) */
+};
+
+void filter_to_kernel(const struct ct_filter *f, const struct ct_kcaps *caps, struct ct_kfilter *kf);

@@ -1,0 +1,222 @@
+/* connectionsd: options, the main loop and its wiring.
+ *
+ * One loop: GLib's (polkit-gobject's async calls need it). sd-event runs
+ * inside it as a GSource, and sd-bus and every conntrack socket are attached
+ * to sd-event, so all work is dispatched from the same thread. */
+#include <errno.h>
+#include <getopt.h>
+#include <glib-unix.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "auth.h"
+#include "bus.h"
+#include "config.h"
+#include "ctread.h"
+#include "log.h"
+
+#define PAGE_SIZE_DEFAULT 10000
+#define PAGE_SIZE_MAX 100000
+
+/* --- sd-event as a GSource -------------------------------------------------
+ * sd-event exposes one epoll fd covering all its sources; GLib polls it and
+ * asks sd-event to prepare/wait/dispatch around that poll. */
+struct sd_event_gsource {
+	GSource source;
+	sd_event *event;
+};
+
+static gboolean event_prepare(GSource *source, gint *timeout)
+{
+	*timeout = -1; /* sd-event's timers are timerfds inside its epoll fd */
+	return sd_event_prepare(((struct sd_event_gsource *)source)->event) > 0;
+}
+
+static gboolean event_check(GSource *source)
+{
+	return sd_event_wait(((struct sd_event_gsource *)source)->event, 0) > 0;
+}
+
+static gboolean event_dispatch(GSource *source, GSourceFunc callback, gpointer userdata)
+{
+	int r = sd_event_dispatch(((struct sd_event_gsource *)source)->event);
+	if (r < 0)
+		log_err("sd-event dispatch failed: %s", strerror(-r));
+	return G_SOURCE_CONTINUE;
+}
+
+static void event_finalize(GSource *source)
+{
+	sd_event_unref(((struct sd_event_gsource *)source)->event);
+}
+
+static GSourceFuncs event_funcs = {
+	.prepare = event_prepare,
+	.check = event_check,
+	.dispatch = event_dispatch,
+	.finalize = event_finalize,
+};
+
+static GSource *event_gsource_new(sd_event *event)
+{
+	GSource *source = g_source_new(&event_funcs, sizeof(struct sd_event_gsource));
+	((struct sd_event_gsource *)source)->event = sd_event_ref(event);
+	g_source_add_unix_fd(source, sd_event_get_fd(event), G_IO_IN);
+	return source;
+}
+
+/* --- options ---------------------------------------------------------------- */
+
+static void help(void)
+{
+	printf("Usage: connectionsd [OPTION...]\n"
+	       "Serves the kernel's connection tracking table of this network namespace\n"
+	       "on the system bus as %s.\n\n"
+	       "  -h --help              Show this help and exit\n"
+	       "     --version           Show the version and exit\n"
+	       "     --page-size=N       Default and maximum entries per List reply\n"
+	       "                         (1..%d, default %d)\n"
+	       "     --log-level=LEVEL   err, warning, info or debug (default info)\n\n"
+	       "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
+	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT);
+}
+
+static int parse_argv(int argc, char **argv, struct context *ctx)
+{
+	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL };
+	static const struct option options[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, ARG_VERSION },
+		{ "page-size", required_argument, NULL, ARG_PAGE_SIZE },
+		{ "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+		{}
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+		switch (c) {
+		case 'h':
+			help();
+			return 0;
+		case ARG_VERSION:
+			printf("connectionsd %s\n", PACKAGE_VERSION);
+			return 0;
+		case ARG_PAGE_SIZE: {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || *end || optarg[0] == '-' || v < 1 || v > PAGE_SIZE_MAX) {
+				fprintf(stderr, "Invalid --page-size '%s': expected 1..%d\n", optarg, PAGE_SIZE_MAX);
+				return -EINVAL;
+			}
+			ctx->page_size = (uint32_t)v;
+			break;
+		}
+		case ARG_LOG_LEVEL: {
+			int l = log_level_from_string(optarg);
+			if (l < 0) {
+				fprintf(stderr, "Invalid --log-level '%s'\n", optarg);
+				return -EINVAL;
+			}
+			log_set_level(l);
+			break;
+		}
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "Unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 1;
+}
+
+/* --- main ----------------------------------------------------------------- */
+
+static gboolean on_signal(gpointer loop)
+{
+	log_info("Exiting on signal");
+	g_main_loop_quit(loop);
+	return G_SOURCE_CONTINUE;
+}
+
+static int on_disconnected(sd_bus_message *m, void *loop, sd_bus_error *error)
+{
+	/* The bus went away: exit so that the unit manager restarts us. */
+	log_warn("Disconnected from the bus, exiting");
+	g_main_loop_quit(loop);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct context ctx = { .page_size = PAGE_SIZE_DEFAULT, .version = PACKAGE_VERSION };
+	GMainLoop *loop = NULL;
+	GSource *source = NULL;
+	int r;
+
+	r = parse_argv(argc, argv, &ctx);
+	if (r <= 0)
+		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+	/* A client that goes away must not kill us while we write to it. */
+	signal(SIGPIPE, SIG_IGN);
+
+	r = ct_probe(&ctx.caps);
+	if (r < 0) {
+		log_err("Cannot read the conntrack table: %s", strerror(-r));
+		return EXIT_FAILURE;
+	}
+
+	loop = g_main_loop_new(NULL, FALSE);
+	if ((r = sd_event_new(&ctx.event)) < 0) {
+		log_err("Cannot create the event loop: %s", strerror(-r));
+		goto out;
+	}
+	source = event_gsource_new(ctx.event);
+	g_source_attach(source, NULL);
+	g_unix_signal_add(SIGTERM, on_signal, loop);
+	g_unix_signal_add(SIGINT, on_signal, loop);
+
+	if ((r = sd_bus_open_system(&ctx.bus)) < 0) {
+		log_err("Cannot connect to the system bus: %s", strerror(-r));
+		goto out;
+	}
+	if ((r = sd_bus_attach_event(ctx.bus, ctx.event, SD_EVENT_PRIORITY_NORMAL)) < 0 ||
+	    (r = sd_bus_match_signal(ctx.bus, NULL, "org.freedesktop.DBus.Local",
+				     "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+				     "Disconnected", on_disconnected, loop)) < 0) {
+		log_err("Cannot set up the bus connection: %s", strerror(-r));
+		goto out;
+	}
+	if ((r = auth_new(&ctx.auth)) < 0 || (r = bus_add_object(&ctx)) < 0) {
+		log_err("Cannot set up the bus object: %s", strerror(-r));
+		goto out;
+	}
+	/* The name comes last: callers only see us once everything is ready. */
+	if ((r = sd_bus_request_name(ctx.bus, BUS_NAME, 0)) < 0) {
+		log_err("Cannot acquire the name %s: %s", BUS_NAME, strerror(-r));
+		goto out;
+	}
+	log_info("Serving %s (page size %u)", BUS_NAME, ctx.page_size);
+	g_main_loop_run(loop);
+	r = 0;
+out:
+	if (ctx.bus)
+		sd_bus_flush_close_unref(ctx.bus);
+	auth_free(ctx.auth);
+	if (source) {
+		g_source_destroy(source);
+		g_source_unref(source);
+	}
+	sd_event_unref(ctx.event);
+	if (loop)
+		g_main_loop_unref(loop);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,56 @@
+/* The compact connection record (fixed size, no pointers) and its names.
+ * One record per conntrack entry while it is being looked at; pages keep
+ * only as many as they return. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#define CT_RECORD_SIGNATURE "(tsssasssqqssqquuqttttta{sv})"
+
+enum {
+	CT_HAS_ICMP     = 1 << 0,
+	CT_HAS_HELPER   = 1 << 1,
+	CT_HAS_LABELS   = 1 << 2,
+	CT_HAS_USE      = 1 << 3,
+	CT_HAS_STATE    = 1 << 4,
+};
+
+enum { CT_ORIG = 0, CT_REPLY = 1 };
+
+struct ct_tuple {
+	uint8_t src[16], dst[16];   /* IPv4 in the first 4 bytes */
+	uint16_t sport, dport;      /* host order; 0 for ICMP */
+};
+
+struct ct_record {
+	uint64_t packets[2], bytes[2];
+	uint64_t start_ns;
+	uint32_t id, status, timeout, mark, use;
+	uint16_t zone, icmp_id;
+	uint8_t family, proto, state, icmp_type, icmp_code, flags;
+	struct ct_tuple t[2];
+	char helper[16];
+	uint8_t labels[16];
+};
+
+/* Protocol number <-> name ("tcp"...); unknown numbers print in decimal. */
+const char *ct_proto_name(uint8_t proto, char buf[4]);
+/* Returns the protocol number or -1. Accepts names and decimal numbers 0..255. */
+int ct_proto_from_name(const char *s);
+
+/* Protocol state name for protocols with states, NULL otherwise. */
+const char *ct_state_name(uint8_t proto, uint8_t state);
+/* Number of states of a protocol with states (tcp, sctp, dccp), 0 otherwise. */
+unsigned ct_state_count(uint8_t proto);
+
+/* Kernel IPS_* bit names without the prefix; NULL for unnamed bits. */
+const char *ct_status_name(unsigned bit);
+#define CT_STATUS_BITS 16
+
+const char *ct_family_name(uint8_t family);
+/* Canonical text form of one of the record's addresses. */
+const char *ct_addr_str(uint8_t family, const uint8_t *addr, char buf[46]);
+
+/* Appends the record as one CT_RECORD_SIGNATURE struct. */
+int ct_record_append(sd_bus_message *m, const struct ct_record *r);
