@@ -1,6 +1,7 @@
 #include "auth.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <polkit/polkit.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@ struct check {
 	struct auth *auth;
 	sd_bus_message *m;
 	char *action;
+	bool interactive;   /* the caller allowed interactive authorization */
 	auth_done_fn done;
 	void *userdata;
 };
@@ -76,7 +78,9 @@ static void check_cb(GObject *source, GAsyncResult *res, gpointer userdata)
 				  "Authorization of %s could not be checked", c->action);
 	} else if (polkit_authorization_result_get_is_authorized(result)) {
 		authorized = 1;
-	} else if (polkit_authorization_result_get_is_challenge(result)) {
+	} else if (polkit_authorization_result_get_is_challenge(result) && !c->interactive) {
+		/* polkit would ask, but the caller did not allow us to make it ask. With
+		 * interaction allowed, a challenge means nobody answered: a denial. */
 		sd_bus_error_setf(&error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
 				  "Interactive authentication is required for %s", c->action);
 	} else {
@@ -123,7 +127,8 @@ int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_
 	a->pending++;
 
 	g_autoptr(PolkitSubject) subject = polkit_system_bus_name_new(sd_bus_message_get_sender(m));
-	PolkitCheckAuthorizationFlags flags = sd_bus_message_get_allow_interactive_authorization(m) > 0
+	c->interactive = sd_bus_message_get_allow_interactive_authorization(m) > 0;
+	PolkitCheckAuthorizationFlags flags = c->interactive
 		? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
 		: POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE;
 	polkit_authority_check_authorization(a->authority, subject, action, NULL, flags, NULL,
