@@ -161,7 +161,7 @@ int page_add(struct page *p, const struct ct_record *r)
 		return 0;
 	}
 
-	struct page_slot s = { .seq = pos, .id = r->id };
+	struct page_slot s = { .seq = pos, .ident = ct_record_ident(r) };
 	make_key(p, r, s.k);
 	if (p->sort == SORT_NONE)
 		s.k[0] = pos;
@@ -221,13 +221,15 @@ int page_finish(struct page *p)
 		for (size_t i = 0; i < n; i++)
 			p->out[i] = p->pool[p->heap[start + i].idx];
 	} else if (n) {
-		p->want = g_hash_table_new(g_direct_hash, g_direct_equal);
+		p->want = g_hash_table_new(g_int64_hash, g_int64_equal);
 		p->have = calloc(n, sizeof(*p->have));
-		if (!p->have)
+		p->want_keys = calloc(n, sizeof(*p->want_keys));
+		if (!p->have || !p->want_keys)
 			return -ENOMEM;
-		for (size_t i = 0; i < n; i++)
-			g_hash_table_insert(p->want, GUINT_TO_POINTER(p->heap[start + i].id),
-					    GSIZE_TO_POINTER(i + 1));
+		for (size_t i = 0; i < n; i++) {
+			p->want_keys[i] = p->heap[start + i].ident;
+			g_hash_table_insert(p->want, &p->want_keys[i], GSIZE_TO_POINTER(i + 1));
+		}
 	}
 	free(p->heap);
 	p->heap = NULL;
@@ -244,7 +246,8 @@ bool page_needs_second_pass(const struct page *p)
 
 void page_fill(struct page *p, const struct ct_record *r)
 {
-	size_t pos = GPOINTER_TO_SIZE(g_hash_table_lookup(p->want, GUINT_TO_POINTER(r->id)));
+	uint64_t ident = ct_record_ident(r);
+	size_t pos = GPOINTER_TO_SIZE(g_hash_table_lookup(p->want, &ident));
 	if (pos == 0)
 		return;
 	p->out[pos - 1] = *r;
@@ -266,6 +269,7 @@ void page_free(struct page *p)
 	free(p->pool);
 	free(p->out);
 	free(p->have);
+	free(p->want_keys);
 	if (p->want)
 		g_hash_table_unref(p->want);
 	memset(p, 0, sizeof(*p));

@@ -24,7 +24,7 @@ int sort_key_from_name(const char *name);
 struct page_slot {
 	uint64_t k[2];
 	uint64_t seq;
-	uint32_t id;
+	uint64_t ident; /* ct_record_ident(): what the second pass looks for */
 	uint32_t idx;   /* record index in the pool when the heap keeps records */
 };
 
@@ -41,7 +41,8 @@ struct page {
 
 	struct ct_record *out;     /* the page, in order */
 	size_t nout, out_alloc;
-	GHashTable *want;          /* second pass: id -> position + 1 */
+	GHashTable *want;          /* second pass: ident -> position + 1 */
+	uint64_t *want_keys;
 	bool *have;
 };
 

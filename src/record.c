@@ -100,6 +100,27 @@ const char *ct_addr_str(uint8_t family, const uint8_t *addr, char buf[46])
 	return buf;
 }
 
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+	const uint8_t *p = data;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+uint64_t ct_record_ident(const struct ct_record *r)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	h = fnv1a(h, &r->id, sizeof(r->id));
+	h = fnv1a(h, &r->family, 1);
+	h = fnv1a(h, &r->proto, 1);
+	h = fnv1a(h, &r->zone, sizeof(r->zone));
+	h = fnv1a(h, &r->t[CT_ORIG], sizeof(r->t[CT_ORIG]));
+	return h;
+}
+
 static int append_tuple(sd_bus_message *m, uint8_t family, const struct ct_tuple *t)
 {
 	char a[46], b[46];

@@ -52,5 +52,10 @@ const char *ct_family_name(uint8_t family);
 /* Canonical text form of one of the record's addresses. */
 const char *ct_addr_str(uint8_t family, const uint8_t *addr, char buf[46]);
 
+/* The kernel's conntrack id is a 32-bit hash: on big tables several entries
+ * share one (about 5 in 200,000). This 64-bit identity of id, zone and
+ * original tuple tells entries apart where an id alone cannot. */
+uint64_t ct_record_ident(const struct ct_record *r);
+
 /* Appends the record as one CT_RECORD_SIGNATURE struct. */
 int ct_record_append(sd_bus_message *m, const struct ct_record *r);

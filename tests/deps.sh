@@ -1,0 +1,18 @@
+#!/bin/bash
+# Installs the Debian 12 packages that building, running and testing
+# connectionsd need. Sourced by the README's two commands.
+set -euo pipefail
+PACKAGES=(
+  meson ninja-build pkg-config gcc libc6-dev
+  libsystemd-dev libpolkit-gobject-1-dev libglib2.0-dev libnetfilter-conntrack-dev libmnl-dev
+  dbus polkitd systemd libglib2.0-bin conntrack nftables iproute2 iputils-ping util-linux python3
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "Installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
