@@ -22,24 +22,33 @@ static struct nlmsghdr *build(char *buf, struct nf_conntrack *ct, uint8_t family
 	return nlh;
 }
 
+/* An IPv4 entry with both tuples, built through the library's setters. */
+static struct nf_conntrack *entry4(uint8_t proto, const char *src, const char *dst, uint16_t sport,
+				   uint16_t dport, const char *rsrc, const char *rdst)
+{
+	struct nf_conntrack *ct = nfct_new();
+	nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, AF_INET);
+	nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_SRC, inet_addr(src));
+	nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_DST, inet_addr(dst));
+	nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, proto);
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_SRC, htons(sport));
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(dport));
+	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
+	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_SRC, inet_addr(rsrc));
+	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_DST, inet_addr(rdst));
+	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, proto);
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(dport));
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(sport));
+	return ct;
+}
+
 static void test_tcp4(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nf_conntrack *ct = nfct_new();
+	struct nf_conntrack *ct = entry4(IPPROTO_TCP, "10.0.0.2", "198.51.100.1", 40000, 80,
+					 "198.51.100.1", "198.51.100.2");
 	struct ct_record r;
 
-	nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, AF_INET);
-	nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_SRC, inet_addr("10.0.0.2"));
-	nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_DST, inet_addr("198.51.100.1"));
-	nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, IPPROTO_TCP);
-	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_SRC, htons(40000));
-	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(80));
-	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
-	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_SRC, inet_addr("198.51.100.1"));
-	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_DST, inet_addr("198.51.100.2"));
-	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_TCP);
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(80));
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(40000));
 	nfct_set_attr_u8(ct, ATTR_TCP_STATE, 3);
 	nfct_set_attr_u32(ct, ATTR_TIMEOUT, 431999);
 	nfct_set_attr_u32(ct, ATTR_MARK, 0xdeadbeef);
@@ -109,21 +118,9 @@ static void test_icmp6(void)
 static void test_hostile(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE], copy[MNL_SOCKET_BUFFER_SIZE];
-	struct nf_conntrack *ct = nfct_new();
+	struct nf_conntrack *ct = entry4(IPPROTO_UDP, "10.0.0.2", "10.0.0.3", 1, 2, "10.0.0.3", "10.0.0.2");
 	struct ct_record r;
 
-	nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, AF_INET);
-	nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_SRC, inet_addr("10.0.0.2"));
-	nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_DST, inet_addr("10.0.0.3"));
-	nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, IPPROTO_UDP);
-	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_SRC, htons(1));
-	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(2));
-	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
-	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_SRC, inet_addr("10.0.0.3"));
-	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_DST, inet_addr("10.0.0.2"));
-	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_UDP);
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(2));
-	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(1));
 	struct nlmsghdr *nlh = build(buf, ct, AF_INET);
 	uint32_t len = nlh->nlmsg_len;
 
