@@ -205,7 +205,8 @@ int page_finish(struct page *p)
 
 	if (!p->heap_mode)
 		return 0;
-	qsort_r(p->heap, p->nheap, sizeof(*p->heap), qcmp, &p->reverse);
+	if (p->nheap > 1)   /* an empty heap was never allocated */
+		qsort_r(p->heap, p->nheap, sizeof(*p->heap), qcmp, &p->reverse);
 	start = p->offset < p->nheap ? (size_t)p->offset : p->nheap;
 	n = p->nheap - start;
 	if (n > p->limit)

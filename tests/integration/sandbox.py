@@ -225,6 +225,35 @@ class Sandbox:
     def stop(self):
         for p in reversed(self.procs):
             self._stop(p)
+        self._keep_logs()
+
+    def _keep_logs(self):
+        """Copies the logs out of the sandbox's /run, which dies with it."""
+        logdir = os.environ.get("CD_LOGDIR") or os.path.join(BUILDDIR, "test-logs")
+        name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+        try:
+            os.makedirs(logdir, exist_ok=True)
+            for f in ("connectionsd.log", "polkitd.log"):
+                src = os.path.join(self.tmp, f)
+                if os.path.exists(src):
+                    shutil.copy(src, os.path.join(logdir, "%s.%s" % (name, f)))
+        except OSError:
+            pass
+
+    def finish(self, tap):
+        """Ends a test: the service must still be running, exit 0 on SIGTERM,
+        and have logged no sanitizer report; then everything stops."""
+        try:
+            if self.service is not None:
+                tap.ok(self.service.poll() is None, "the service is still running at the end")
+                self._stop(self.service)
+                tap.eq(self.service.returncode, 0, "the service exits with status 0 on SIGTERM")
+                log = open(self.service_log).read()
+                bad = [l for l in log.splitlines()
+                       if "runtime error" in l or "Sanitizer" in l or "SUMMARY" in l]
+                tap.eq(bad, [], "the service logged no sanitizer report")
+        finally:
+            self.stop()
 
     def nft(self, ruleset):
         subprocess.run(["nft", "-f", "-"], input=ruleset, text=True, check=True)

@@ -85,7 +85,6 @@ try:
     tap.run(test_deep_sorted_page, recs)
     tap.run(test_kernel_filtered)
     tap.run(test_loop_not_blocked)
-    tap.ok(sb.service.poll() is None, "the service is still running")
 finally:
-    sb.stop()
+    sb.finish(tap)
 sys.exit(tap.done())

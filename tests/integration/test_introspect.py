@@ -54,5 +54,5 @@ try:
                 undocumented.append("%s(%s)" % (m.get("name"), arg.get("name")))
     tap.eq(undocumented, [], "every member and argument of the file is documented")
 finally:
-    sb.stop()
+    sb.finish(tap)
 sys.exit(tap.done())

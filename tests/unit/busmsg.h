@@ -8,8 +8,7 @@
 
 static sd_bus *test_bus(void)
 {
-	static sd_bus *bus;
-	sd_bus *server;
+	static sd_bus *bus, *server;   /* kept for the whole test program */
 	sd_id128_t id;
 	int fds[2];
 
