@@ -78,6 +78,20 @@ def test_loop_not_blocked():
                for p, o in zip(procs, outs)), "four concurrent full dumps all count the whole table", outs)
 
 
+def test_reply_cap():
+    # With a page size of 100,000 a full page would be ~25 MiB on the bus; the
+    # service cuts replies at its 16 MiB budget and clients page on by count.
+    sb.stop_service()
+    sb.service_args = ["--page-size=100000"]
+    sb.start_service()
+    r = sandbox.run(BASE + ["0", "1", "limit", "u", "100000"])
+    n = r.stdout.count("ESTABLISHED")
+    tap.ok(10000 < n < 100000, "a 100,000-entry page is cut short (%d entries in one reply)" % n)
+    total, recs = sb.list_all()
+    tap.ok(total == N_MAIN + N_443 and len(recs) == total,
+           "paging by the number received still covers all %d entries (%d pages)" % (total, (total + n - 1) // n))
+
+
 try:
     r = sandbox.run([CTFILL, str(N_MAIN)])
     r = sandbox.run([CTFILL, str(N_443), "--src", "10.200.0.0", "--dport", "443"])
@@ -85,6 +99,7 @@ try:
     tap.run(test_deep_sorted_page, recs)
     tap.run(test_kernel_filtered)
     tap.run(test_loop_not_blocked)
+    tap.run(test_reply_cap)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())
