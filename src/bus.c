@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus-delete.h"
 #include "config.h"
 #include "util.h"
 #include "ctread.h"
@@ -341,6 +342,20 @@ static const sd_bus_vtable vtable[] = {
 		SD_BUS_NO_ARGS,
 		SD_BUS_RESULT("a{st}", statistics),
 		method_get_statistics, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Delete",
+		SD_BUS_ARGS("a{sv}", connection),
+		SD_BUS_NO_RESULT,
+		method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("DeleteMatching",
+		SD_BUS_ARGS("a{sv}", filter),
+		SD_BUS_RESULT("u", deleted),
+		method_delete_matching, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Flush",
+		SD_BUS_NO_ARGS,
+		SD_BUS_RESULT("u", deleted),
+		method_flush, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_SIGNAL_WITH_NAMES("ConnectionsDeleted", "sa{sv}u",
+		SD_BUS_PARAM(method) SD_BUS_PARAM(filter) SD_BUS_PARAM(count), 0),
 	SD_BUS_VTABLE_END
 };
 

@@ -1,0 +1,315 @@
+#include "bus-delete.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "bus.h"
+#include "connspec.h"
+#include "ctread.h"
+#include "ctstats.h"
+#include "ctwrite.h"
+#include "log.h"
+#include "util.h"
+
+#define ERROR_NOT_FOUND "org.example.Connections.Error.NotFound"
+
+struct del_call {
+	struct context *ctx;
+	sd_bus_message *m;
+	const char *method;       /* "Delete", "DeleteMatching" or "Flush" */
+	struct conn_spec spec;    /* Delete */
+	struct ct_filter filter;  /* DeleteMatching */
+	struct ct_kfilter kf;
+	struct ct_dump *dump;
+	struct ct_batch *batch;
+	unsigned found;           /* Delete by id: entries carrying the id */
+	struct ct_record target;
+};
+
+static void del_call_free(struct del_call *c)
+{
+	if (!c)
+		return;
+	ct_dump_free(c->dump);
+	ct_batch_free(c->batch);
+	sd_bus_message_unref(c->m);
+	free(c);
+}
+
+static struct del_call *del_call_new(struct context *ctx, sd_bus_message *m, const char *method)
+{
+	struct del_call *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->ctx = ctx;
+	c->m = sd_bus_message_ref(m);
+	c->method = method;
+	return c;
+}
+
+/* ConnectionsDeleted(method, the caller's argument, count). */
+static int emit_deleted(struct del_call *c, unsigned count)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+	int r;
+
+	if ((r = sd_bus_message_new_signal(c->ctx->bus, &s, BUS_PATH, BUS_INTERFACE, "ConnectionsDeleted")) < 0 ||
+	    (r = sd_bus_message_append(s, "s", c->method)) < 0)
+		return r;
+	if (strcmp(c->method, "Flush") == 0)
+		r = sd_bus_message_append(s, "a{sv}", 0);
+	else if ((r = sd_bus_message_rewind(c->m, 1)) >= 0)
+		r = sd_bus_message_copy(s, c->m, 1);   /* the call's only argument */
+	if (r < 0 || (r = sd_bus_message_append(s, "u", count)) < 0)
+		return r;
+	return sd_bus_send(c->ctx->bus, s, NULL);
+}
+
+/* Ends a call: the reply (or error), the signal, the audit record; frees c. */
+static void finish(struct del_call *c, int error, const char *error_name, const char *fmt, unsigned count)
+{
+	int r;
+
+	if (error_name || error < 0) {
+		const char *name = error_name ? error_name : SD_BUS_ERROR_FAILED;
+		if (fmt)
+			r = sd_bus_reply_method_errorf(c->m, name, fmt, count);
+		else
+			r = sd_bus_reply_method_errorf(c->m, name, "%s failed: %s", c->method, strerror(-error));
+		audit_record(c->m, c->method, name, 0);
+	} else {
+		if (strcmp(c->method, "Delete") == 0)
+			r = sd_bus_reply_method_return(c->m, NULL);
+		else
+			r = sd_bus_reply_method_return(c->m, "u", count);
+		if (r >= 0 && (r = emit_deleted(c, count)) < 0)
+			log_warn("Could not emit ConnectionsDeleted: %s", strerror(-r));
+		audit_record(c->m, c->method, NULL, count);
+	}
+	if (r < 0)
+		log_warn("Could not answer %s: %s", c->method, strerror(-r));
+	del_call_free(c);
+}
+
+/* Authorizes, then runs c with run(); owns c from here on. */
+static int authorize_and_run(struct del_call *c, const char *action, void (*run)(struct del_call *c),
+			     auth_done_fn on_auth, sd_bus_error *error)
+{
+	int r = auth_check(c->ctx->auth, c->m, action, on_auth, c, error);
+	if (r < 0) {
+		audit_record(c->m, c->method, error->name ? error->name : SD_BUS_ERROR_FAILED, 0);
+		del_call_free(c);
+		return r;
+	}
+	if (r > 0)
+		run(c);
+	return 1;
+}
+
+static void on_denied(struct del_call *c, const sd_bus_error *error)
+{
+	sd_bus_reply_method_error(c->m, error);
+	audit_record(c->m, c->method, error->name, 0);
+	del_call_free(c);
+}
+
+/* --- Delete --------------------------------------------------------------- */
+
+static void delete_now(struct del_call *c, const struct ct_record *r, bool with_id)
+{
+	int k = ct_delete_one(r, with_id);
+	if (k == -ENOENT)
+		finish(c, 0, ERROR_NOT_FOUND, "No such connection", 0);
+	else
+		finish(c, k, NULL, NULL, 1);
+}
+
+static int find_id(const struct ct_record *r, void *userdata)
+{
+	struct del_call *c = userdata;
+	if (r->id == c->spec.rec.id && c->found++ == 0)
+		c->target = *r;
+	return 0;
+}
+
+static void find_id_done(struct ct_dump *d, int error, void *userdata)
+{
+	struct del_call *c = userdata;
+
+	ct_dump_free(c->dump);
+	c->dump = NULL;
+	if (error < 0)
+		finish(c, error, NULL, NULL, 0);
+	else if (c->found == 0)
+		finish(c, 0, ERROR_NOT_FOUND, "No connection has this id", 0);
+	else if (c->found > 1)
+		/* Kernel ids are 32-bit hashes and do collide: refuse to guess. */
+		finish(c, 0, SD_BUS_ERROR_INVALID_ARGS,
+		       "Connection key 'id': %u connections carry this id; name the connection by its tuple",
+		       c->found);
+	else
+		delete_now(c, &c->target, true);
+}
+
+static void delete_run(struct del_call *c)
+{
+	struct ct_kfilter all = { 0 };
+	int r;
+
+	if (!c->spec.by_id) {
+		delete_now(c, &c->spec.rec, c->spec.has_id);
+		return;
+	}
+	r = ct_dump_start(c->ctx->event, &all, find_id, find_id_done, c, &c->dump);
+	if (r < 0)
+		finish(c, r, NULL, NULL, 0);
+}
+
+static void delete_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error, void *userdata)
+{
+	if (authorized)
+		delete_run(userdata);
+	else
+		on_denied(userdata, error);
+}
+
+int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct del_call *c = del_call_new(userdata, m, "Delete");
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	if ((r = conn_spec_parse(m, &c->spec, error)) < 0) {
+		del_call_free(c);
+		return r;
+	}
+	return authorize_and_run(c, "org.example.connections.delete", delete_run, delete_authorized, error);
+}
+
+/* --- DeleteMatching ------------------------------------------------------- */
+
+static int matching_record(const struct ct_record *r, void *userdata)
+{
+	struct del_call *c = userdata;
+	/* Same match as List; the id makes sure a newer entry reusing the tuple
+	 * after this dump is not the one deleted. */
+	return filter_match(&c->filter, r) ? ct_batch_add(c->batch, r, true) : 0;
+}
+
+static void matching_done(struct ct_dump *d, int error, void *userdata)
+{
+	struct del_call *c = userdata;
+	int r;
+
+	ct_dump_free(c->dump);
+	c->dump = NULL;
+	r = ct_batch_flush(c->batch);
+	if (error >= 0)
+		error = r;
+	log_debug("DeleteMatching: %u deleted, %u already gone", ct_batch_deleted(c->batch),
+		  ct_batch_vanished(c->batch));
+	finish(c, error < 0 ? error : 0, NULL, NULL, ct_batch_deleted(c->batch));
+}
+
+static void matching_run(struct del_call *c)
+{
+	int r;
+
+	if (c->kf.empty) {
+		finish(c, 0, NULL, NULL, 0);
+		return;
+	}
+	if ((r = ct_batch_new(&c->batch)) < 0 ||
+	    (r = ct_dump_start(c->ctx->event, &c->kf, matching_record, matching_done, c, &c->dump)) < 0)
+		finish(c, r, NULL, NULL, 0);
+}
+
+static void matching_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error, void *userdata)
+{
+	if (authorized)
+		matching_run(userdata);
+	else
+		on_denied(userdata, error);
+}
+
+int method_delete_matching(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct context *ctx = userdata;
+	struct del_call *c = del_call_new(ctx, m, "DeleteMatching");
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	if ((r = filter_parse(m, &c->filter, error)) < 0) {
+		del_call_free(c);
+		return r;
+	}
+	if (c->filter.keys == 0) {
+		del_call_free(c);
+		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+					 "DeleteMatching needs a filter: an empty one would delete every connection "
+					 "(use Flush for that)");
+	}
+	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
+	return authorize_and_run(c, "org.example.connections.delete-matching", matching_run,
+				 matching_authorized, error);
+}
+
+/* --- Flush ---------------------------------------------------------------- */
+
+struct flush_result {
+	int error;
+	unsigned count;
+};
+
+/* Runs on a worker thread: the kernel's flush walks the whole table inside
+ * one syscall, which must not hold up the loop. */
+static void flush_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+	struct flush_result *res = g_new0(struct flush_result, 1);
+	uint32_t before = 0;
+
+	/* The kernel does not say how many a flush removed: report how many
+	 * entries the table held right before it. */
+	res->error = ct_count(&before, NULL);
+	if (res->error >= 0)
+		res->error = ct_flush_all();
+	res->count = before;
+	g_task_return_pointer(task, res, g_free);
+}
+
+static void flush_done(GObject *source, GAsyncResult *result, gpointer userdata)
+{
+	struct del_call *c = userdata;
+	struct flush_result *res = g_task_propagate_pointer(G_TASK(result), NULL);
+
+	finish(c, res ? res->error : -EIO, NULL, NULL, res ? res->count : 0);
+	g_free(res);
+}
+
+static void flush_run(struct del_call *c)
+{
+	GTask *task = g_task_new(NULL, NULL, flush_done, c);
+	g_task_run_in_thread(task, flush_thread);
+	g_object_unref(task);
+}
+
+static void flush_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error, void *userdata)
+{
+	if (authorized)
+		flush_run(userdata);
+	else
+		on_denied(userdata, error);
+}
+
+int method_flush(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct del_call *c = del_call_new(userdata, m, "Flush");
+	if (!c)
+		return -ENOMEM;
+	return authorize_and_run(c, "org.example.connections.flush", flush_run, flush_authorized, error);
+}

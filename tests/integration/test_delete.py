@@ -1,0 +1,314 @@
+#!/usr/bin/python3
+"""Delete, DeleteMatching and Flush against the kernel's table.
+
+After every call, conntrack -L must show exactly the targeted entries gone
+and every other entry still there; denied and invalid calls change nothing."""
+import os
+import re
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sandbox  # noqa: E402
+import tables  # noqa: E402
+
+sandbox.enter_namespaces()
+tap = sandbox.TAP()
+sb = sandbox.Sandbox().start()
+NOT_FOUND = "org.example.Connections.Error.NotFound"
+INVALID = "org.freedesktop.DBus.Error.InvalidArgs"
+DENIED = "org.freedesktop.DBus.Error.AccessDenied"
+INTERACTIVE = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
+
+_sport = [20000]
+
+
+def key(e):
+    """An entry's identity (ids alone can collide)."""
+    return (e["id"], e["src"], e["sport"], e["dst"], e["dport"], e["zone"])
+
+
+def table():
+    return {key(e): e for e in sb.conntrack()}
+
+
+def insert(args):
+    _sport[0] += 1
+    sandbox.run("conntrack -I %s --sport %d -t 600" % (args, _sport[0]))
+
+
+def populate():
+    """A fresh set of varied entries, added to whatever the table holds."""
+    for a in ("-p tcp -s 192.0.2.10 -d 192.0.2.20 --dport 443 --state ESTABLISHED -u SEEN_REPLY,ASSURED --mark 16",
+              "-p tcp -s 192.0.2.11 -d 192.0.2.20 --dport 80 --state TIME_WAIT -u SEEN_REPLY --mark 17",
+              "-p udp -s 192.0.2.12 -d 192.0.2.21 --dport 53 --mark 32 --zone 5",
+              "-p udp -s 192.0.2.13 -d 192.0.2.21 --dport 53 -u SEEN_REPLY",
+              "-p tcp -s 2001:db8::10 -d 2001:db8::20 --dport 22 --state SYN_SENT --zone 5",
+              "-p udp -s 2001:db8::11 -d 2001:db8:1::53 --dport 53 -u SEEN_REPLY --mark 48",
+              "-p tcp -s 198.18.0.1 -d 198.18.1.1 --dport 5060 --state ESTABLISHED --mark 0x100",
+              "-p tcp -s 198.18.0.2 -d 198.18.1.1 --dport 5060 --state ESTABLISHED --mark 0x1ff",
+              "-p tcp -s 198.18.0.3 -d 198.18.1.1 --dport 5060 --state ESTABLISHED --mark 0x200"):
+        insert(a)
+    # Real flows: NATed through both uplinks, a DNAT, and local ones.
+    tables.start(sb, ["connect", tables.ISP1 + ":80/tcp", tables.ISP1 + ":5060/udp",
+                      tables.ISP2 + ":80/tcp", tables.ISP2 + ":5060/udp", "10.0.0.1:8080/tcp"], ns="lan")
+    tables.start(sb, ["connect", "127.0.0.1:7001/tcp", "[::1]:7001/tcp"])
+    sandbox.run("ping -c1 -W2 127.0.0.1 >/dev/null")
+
+
+def gone_exactly(before, after, want, desc):
+    """The entries gone are want, give or take entries that expired by themselves."""
+    gone = set(before) - set(after)
+    extra = {k for k in gone - want if before[k]["timeout"] > 3}
+    tap.ok(want <= gone and not extra, desc,
+           "not deleted: %s\ndeleted too: %s" % (want - gone, extra))
+
+
+def call(method, *args, user=None, interactive=False):
+    try:
+        return "ok", sb.gdbus(method, *args, user=user, interactive=interactive)
+    except sandbox.BusError as e:
+        return e.name, e.message
+
+
+def text_filter(d):
+    return sandbox.gvariant_text(d)
+
+
+# --- Delete ------------------------------------------------------------------
+
+def find(pred):
+    return [e for e in sb.conntrack() if pred(e)]
+
+
+def delete_spec(e, with_id=False, zone=None):
+    d = {"protocol": ("s", e["protocol"]), "src": ("s", e["src"]), "dst": ("s", e["dst"])}
+    if e["protocol"].startswith("icmp"):
+        d.update({"icmp-type": ("y", e["icmp-type"]), "icmp-code": ("y", e["icmp-code"]),
+                  "icmp-id": ("q", e["icmp-id"])})
+    else:
+        d.update({"sport": ("q", e["sport"]), "dport": ("q", e["dport"])})
+    if with_id:
+        d["id"] = ("u", e["id"])
+    if zone is not None:
+        d["zone"] = ("q", zone)
+    return d
+
+
+def expect_delete(spec, target, desc):
+    before = table()
+    res, msg = call("Delete", text_filter(spec))
+    after = table()
+    tap.eq(res, "ok", desc + ": succeeds")
+    gone_exactly(before, after, {key(target)}, desc + ": exactly that entry is gone")
+
+
+def expect_unchanged(method, args, want_error, desc, user=None, interactive=False):
+    before = table()
+    res, msg = call(method, *args, user=user, interactive=interactive)
+    after = table()
+    tap.eq(res, want_error, desc + ": " + want_error.split(".")[-1])
+    tap.ok(set(before) - set(after) == set() or
+           all(before[k]["timeout"] <= 3 for k in set(before) - set(after)),
+           desc + ": nothing deleted", msg)
+    return msg
+
+
+def icmp_entries():
+    # conntrack's XML does not carry ICMP identity: take it from List.
+    total, recs = sb.list_all({"protocol": ("s", "icmp")})
+    return [dict(r, **{"icmp-type": r["extra"]["icmp-type"], "icmp-code": r["extra"]["icmp-code"],
+                       "icmp-id": r["extra"]["icmp-id"]}) for r in recs]
+
+
+def test_delete():
+    populate()
+    e = find(lambda e: e["src"] == "192.0.2.10")[0]
+    expect_delete(delete_spec(e), e, "Delete by tuple")
+    populate()
+    e = find(lambda e: e["src"] == "192.0.2.10")[0]
+    expect_delete(delete_spec(e, with_id=True), e, "Delete by tuple and its id")
+    populate()
+    e = find(lambda e: e["src"] == "192.0.2.10")[0]
+    spec = delete_spec(e)
+    spec["id"] = ("u", (e["id"] + 1) % 2**32)
+    expect_unchanged("Delete", [text_filter(spec)], NOT_FOUND, "Delete by tuple with another entry's id")
+    expect_delete({"id": ("u", e["id"])}, e, "Delete by id alone")
+    expect_unchanged("Delete", [text_filter({"id": ("u", e["id"])})], NOT_FOUND, "Delete of an id that is gone")
+    e = find(lambda e: e["src"] == "2001:db8::10")[0]
+    expect_unchanged("Delete", [text_filter(delete_spec(e))], NOT_FOUND, "Delete of a zone-5 entry without its zone")
+    expect_delete(delete_spec(e, zone=5), e, "Delete of an IPv6 entry in zone 5")
+    e = find(lambda e: e["src"] == "::1" and e["protocol"] == "tcp")[0]
+    expect_delete(delete_spec(e, with_id=True), e, "Delete of an IPv6 loopback TCP flow")
+    icmp = icmp_entries()
+    tap.ok(len(icmp) >= 1, "there are ICMP entries to delete")
+    expect_delete(delete_spec(icmp[0]), icmp[0], "Delete of an ICMP entry by type, code and id")
+    e = find(lambda e: e["src"] == "192.0.2.11")[0]
+    for spec, needle, desc in (
+        ({}, "protocol", "an empty connection"),
+        ({"protocol": ("s", "tcp"), "src": ("s", e["src"]), "dst": ("s", e["dst"])}, "sport", "no ports"),
+        ({"protocol": ("s", "tcp"), "src": ("s", e["src"] + "/32"), "dst": ("s", e["dst"]),
+          "sport": ("q", e["sport"]), "dport": ("q", e["dport"])}, "src", "a prefix instead of an address"),
+        ({"protocol": ("s", "tcp"), "src": ("s", e["src"]), "dst": ("s", "::1"),
+          "sport": ("q", e["sport"]), "dport": ("q", e["dport"])}, "dst", "mixed families"),
+        ({"protocol": ("s", "icmp"), "src": ("s", e["src"]), "dst": ("s", e["dst"]),
+          "sport": ("q", 1), "icmp-type": ("y", 8), "icmp-code": ("y", 0), "icmp-id": ("q", 1)}, "sport",
+         "ports for ICMP"),
+        ({"protocol": ("s", "gre"), "src": ("s", e["src"]), "dst": ("s", e["dst"])}, "id", "GRE by tuple"),
+        ({"id": ("s", "12")}, "id", "an id as a string"),
+        ({"id": ("t", 2**40)}, "id", "an id out of range"),
+        ({"colour": ("s", "red")}, "colour", "an unknown key"),
+    ):
+        msg = expect_unchanged("Delete", [text_filter(spec)], INVALID, "Delete with " + desc)
+        tap.ok(needle in msg, "Delete with %s: the error names %r" % (desc, needle), msg)
+
+
+# --- DeleteMatching -------------------------------------------------------------
+
+def expect_matching(flt, desc, must_match=True):
+    populate()
+    if callable(flt):   # a filter that depends on what populate() made
+        flt = flt()
+    before = table()
+    _, listed = sb.list_all(flt)
+    want = {(r["id"], r["src"], r["sport"], r["dst"], r["dport"], r["zone"]) for r in listed}
+    res, out = call("DeleteMatching", text_filter(flt))
+    after = table()
+    n = int(re.search(r"uint32 (\d+)", out).group(1)) if res == "ok" else -1
+    tap.ok(res == "ok" and n == len(want) and (len(want) > 0 or not must_match),
+           "DeleteMatching %s: deletes %d, as many as List showed" % (desc, n), out)
+    gone_exactly(before, after, want, "DeleteMatching %s: exactly List's entries are gone" % desc)
+    return before, after
+
+
+def test_delete_matching():
+    W1, W2 = tables.WAN1, tables.WAN2
+    cases = [
+        ({"family": ("s", "ipv6")}, "family"),
+        ({"protocol": ("s", "udp")}, "protocol"),
+        ({"state": ("s", "TIME_WAIT")}, "state"),
+        ({"status": ("as", ["UNREPLIED"])}, "status UNREPLIED"),
+        ({"status": ("as", ["ASSURED"])}, "status ASSURED"),
+        ({"address": ("s", "192.0.2.20")}, "address"),
+        ({"src": ("s", "192.0.2.0/28")}, "src prefix"),
+        ({"dst": ("s", "192.0.2.21")}, "dst"),
+        ({"reply-src": ("s", tables.ISP2)}, "reply-src"),
+        ({"reply-dst": ("s", "192.0.2.12")}, "reply-dst"),
+        ({"port": ("q", 53)}, "port"),
+        (lambda: {"sport": ("q", _sport[0] - 5)}, "sport"),   # populate()'s 4th entry
+        ({"dport": ("u", 443)}, "dport given as u"),
+        ({"protocol": ("s", "tcp"), "dport": ("q", 80)}, "protocol+dport (kernel tuple filter)"),
+        ({"mark": ("u", 16)}, "mark"),
+        ({"zone": ("q", 5)}, "zone"),
+        ({"nat": ("s", "dnat")}, "nat dnat"),
+        ({"nat": ("s", "snat")}, "nat snat"),
+        ({"nat": ("s", "none"), "protocol": ("s", "icmp")}, "nat none + protocol"),
+    ]
+    for flt, desc in cases:
+        expect_matching(flt, desc)
+    expect_matching({"dport": ("q", 65000)}, "matching nothing", must_match=False)
+
+    # MultiWAN: uplink 1 failed; drop what is NATed to its address.
+    before, after = expect_matching({"nat-address": ("s", W1)}, "nat-address of uplink 1")
+    up1 = [k for k, e in before.items() if e["reply_dst"] == W1]
+    up2 = [k for k, e in before.items() if e["reply_dst"] == W2]
+    local = [k for k, e in before.items() if e["src"] in ("127.0.0.1", "::1")]
+    tap.ok(up1 and not any(k in after for k in up1), "every flow NATed to uplink 1 is gone")
+    tap.ok(up2 and all(k in after for k in up2), "flows NATed to uplink 2 stay")
+    tap.ok(local and all(k in after for k in local), "local flows stay")
+
+    # Mark-based MultiWAN (mwan3 style: the uplink in bits 8-15).
+    before, after = expect_matching({"mark": ("u", 0x100), "mark-mask": ("u", 0xff00)}, "mark/mask of uplink 1")
+    tap.ok(all((e["mark"] & 0xff00 == 0x100) != (k in after) for k, e in before.items() if e["timeout"] > 3),
+           "entries with another uplink's mark stay, uplink 1's are gone")
+
+    for flt, needle, desc in (({}, "Flush", "an empty filter"),
+                              ({"port": ("s", "53")}, "port", "a bad filter"),
+                              ({"interface": ("s", "wan1")}, "interface", "an unsupported key")):
+        msg = expect_unchanged("DeleteMatching", [text_filter(flt)], INVALID, "DeleteMatching with " + desc)
+        tap.ok(needle in msg, "DeleteMatching with %s: the error names %r" % (desc, needle), msg)
+
+
+# --- Flush, authorization, signal, audit ------------------------------------------
+
+def test_authorization():
+    populate()
+    e = find(lambda e: e["src"] == "192.0.2.13")[0]
+    calls = {"Delete": [text_filter(delete_spec(e))],
+             "DeleteMatching": [text_filter({"protocol": ("s", "udp")})],
+             "Flush": []}
+    for method, args in calls.items():
+        expect_unchanged(method, args, DENIED, "%s by a denied user" % method, user="cddeny")
+        expect_unchanged(method, args, DENIED, "%s by a denied user, interactive" % method, user="cddeny",
+                         interactive=True)
+        expect_unchanged(method, args, INTERACTIVE, "%s by a user without a rule" % method, user="cdnobody")
+        expect_unchanged(method, args, DENIED, "%s by a user without a rule, interactive" % method,
+                         user="cdnobody", interactive=True)
+    expect_unchanged("Delete", [text_filter({"protocol": ("s", "tcpx")})], INVALID,
+                     "Delete with bad arguments by a denied user (validated before polkit)", user="cddeny")
+    before = table()
+    res, _ = call("Delete", *calls["Delete"], user="cdallow")
+    gone_exactly(before, table(), {key(e)}, "Delete by a user a rule allows")
+    populate()
+    before = table()
+    res, out = call("DeleteMatching", *calls["DeleteMatching"], user="cdallow")
+    tap.ok(res == "ok" and not any(x["protocol"] == "udp" for x in table().values()),
+           "DeleteMatching by a user a rule allows", out)
+    sb.stop_polkitd()
+    for method, args in calls.items():
+        expect_unchanged(method, args, DENIED, "%s with polkitd down" % method, user="cdallow")
+    sb.start_polkitd()
+    populate()
+    n = len(sb.conntrack())
+    res, out = call("Flush", user="cdallow")
+    left = sb.conntrack()
+    tap.ok(res == "ok" and not left, "Flush by a user a rule allows empties the table", out)
+    tap.eq(int(re.search(r"uint32 (\d+)", out).group(1)), n, "Flush reports how many entries there were")
+    populate()
+    n = len(sb.conntrack())
+    res, out = call("Flush")
+    tap.ok(res == "ok" and not sb.conntrack(), "Flush by root empties the table", out)
+    tap.eq(sb.prop("Count"), 0, "Count is 0 after Flush")
+
+
+def test_signal_and_audit():
+    mon = sandbox.popen(["gdbus", "monitor", "--system", "--dest", sandbox.NAME],
+                        stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    populate()
+    e = find(lambda e: e["src"] == "192.0.2.12")[0]
+    call("Delete", text_filter(delete_spec(e, zone=5)))
+    res, out = call("DeleteMatching", text_filter({"protocol": ("s", "tcp"), "port": ("q", 5060)}))
+    n = int(re.search(r"uint32 (\d+)", out).group(1))
+    call("Flush")
+    time.sleep(0.5)
+    mon.terminate()
+    text = mon.communicate()[0]
+    sig = [l for l in text.splitlines() if "ConnectionsDeleted" in l]
+    tap.eq(len(sig), 3, "three ConnectionsDeleted signals")
+    tap.ok(len(sig) == 3 and "('Delete', {" in sig[0] and "'zone': <uint16 5>" in sig[0] and sig[0].endswith("uint32 1)"),
+           "Delete's signal carries the connection and count 1", sig)
+    tap.ok(len(sig) == 3 and "'DeleteMatching'" in sig[1] and "'port': <uint16 5060>" in sig[1]
+           and sig[1].endswith("uint32 %d)" % n), "DeleteMatching's signal carries the filter and count", sig)
+    tap.ok(len(sig) == 3 and "('Flush', @a{sv} {}" in sig[2], "Flush's signal has an empty filter", sig)
+    log = open(sb.service_log).read()
+    audits = [l for l in log.splitlines() if l.startswith("AUDIT ")]
+    tap.ok(any("method=DeleteMatching uid=0 pid=" in l and "filter='protocol=tcp port=5060'" in l and
+               "result=ok count=%d" % n in l for l in audits), "DeleteMatching is audited with caller and filter",
+           "\n".join(audits[-5:]))
+    tap.ok(any("method=Flush uid=%d" % sandbox.USERS["cddeny"] in l and "AccessDenied" in l for l in audits),
+           "a denied Flush is audited too")
+    tap.ok(all(re.search(r"name=:\d+\.\d+ ", l) for l in audits), "audit records name the caller's bus name")
+
+
+try:
+    tables.multiwan(sb)
+    tables.local(sb)
+    tap.run(test_delete)
+    tap.run(test_delete_matching)
+    tap.run(test_authorization)
+    tap.run(test_signal_and_audit)
+finally:
+    sb.finish(tap)
+sys.exit(tap.done())
