@@ -92,6 +92,17 @@ def test_reply_cap():
            "paging by the number received still covers all %d entries (%d pages)" % (total, (total + n - 1) // n))
 
 
+def test_delete_at_scale():
+    sandbox.run([CTFILL, "50000", "--src", "10.210.0.0", "--dport", "8443"])
+    out = sb.gdbus("DeleteMatching", "{'dport': <uint16 8443>}")
+    tap.eq(out.strip(), "(uint32 50000,)", "DeleteMatching removes the 50,000 matching of 250,000 entries")
+    tap.eq(conntrack_ids("-p", "tcp", "--dport", "8443"), [], "conntrack -L finds none of them left")
+    tap.eq(len(conntrack_ids()), N_MAIN + N_443, "and all %d others are still there" % (N_MAIN + N_443))
+    out = sb.gdbus("Flush")
+    tap.eq(out.strip(), "(uint32 %d,)" % (N_MAIN + N_443), "Flush reports the %d entries it removed" % (N_MAIN + N_443))
+    tap.eq(conntrack_ids(), [], "the table is empty")
+
+
 try:
     r = sandbox.run([CTFILL, str(N_MAIN)])
     r = sandbox.run([CTFILL, str(N_443), "--src", "10.200.0.0", "--dport", "443"])
@@ -100,6 +111,7 @@ try:
     tap.run(test_kernel_filtered)
     tap.run(test_loop_not_blocked)
     tap.run(test_reply_cap)
+    tap.run(test_delete_at_scale)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())
