@@ -303,6 +303,48 @@ static int method_get_statistics(sd_bus_message *m, void *userdata, sd_bus_error
 	return statistics_reply(m);
 }
 
+/* --- Subscribe / Unsubscribe ---------------------------------------------- */
+
+static int subscribe_reply(struct context *ctx, sd_bus_message *m)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+	int r = events_subscribe(ctx->events, m, &error);
+	if (r < 0)
+		r = sd_bus_error_is_set(&error) ? sd_bus_reply_method_error(m, &error)
+						: sd_bus_reply_method_errnof(m, r, "Subscribing failed: %m");
+	else
+		r = sd_bus_reply_method_return(m, NULL);
+	sd_bus_error_free(&error);
+	return r;
+}
+
+static void subscribe_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error,
+				 void *userdata)
+{
+	int r = authorized ? subscribe_reply(userdata, m) : sd_bus_reply_method_error(m, error);
+	if (r < 0)
+		log_warn("Could not answer Subscribe: %s", strerror(-r));
+}
+
+static int method_subscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct context *ctx = userdata;
+	int r = auth_check(ctx->auth, m, ACTION_LIST, subscribe_authorized, ctx, error);
+	if (r <= 0)
+		return r < 0 ? r : 1;
+	return subscribe_reply(ctx, m);
+}
+
+/* Unsubscribing only ever concerns the caller's own subscription: no polkit. */
+static int method_unsubscribe(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct context *ctx = userdata;
+	int r = events_unsubscribe(ctx->events, m, error);
+	if (r < 0)
+		return r;
+	return sd_bus_reply_method_return(m, NULL);
+}
+
 /* --- Properties ----------------------------------------------------------- */
 
 static int prop_count_max(sd_bus *bus, const char *path, const char *interface,
@@ -329,7 +371,7 @@ static int prop_sysctl_bool(sd_bus *bus, const char *path, const char *interface
 
 static const sd_bus_vtable vtable[] = {
 	SD_BUS_VTABLE_START(0),
-	SD_BUS_PROPERTY("Count", "u", prop_count_max, 0, 0),
+	SD_BUS_PROPERTY("Count", "u", prop_count_max, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
 	SD_BUS_PROPERTY("Max", "u", prop_count_max, 0, 0),
 	SD_BUS_PROPERTY("Accounting", "b", prop_sysctl_bool, 0, 0),
 	SD_BUS_PROPERTY("Timestamps", "b", prop_sysctl_bool, 0, 0),
@@ -354,6 +396,15 @@ static const sd_bus_vtable vtable[] = {
 		SD_BUS_NO_ARGS,
 		SD_BUS_RESULT("u", deleted),
 		method_flush, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Subscribe",
+		SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+		method_subscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Unsubscribe",
+		SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+		method_unsubscribe, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_SIGNAL_WITH_NAMES("ConnectionsChanged", "tuuub",
+		SD_BUS_PARAM(generation) SD_BUS_PARAM(new) SD_BUS_PARAM(updated)
+		SD_BUS_PARAM(destroyed) SD_BUS_PARAM(lost), 0),
 	SD_BUS_SIGNAL_WITH_NAMES("ConnectionsDeleted", "sa{sv}u",
 		SD_BUS_PARAM(method) SD_BUS_PARAM(filter) SD_BUS_PARAM(count), 0),
 	SD_BUS_VTABLE_END

@@ -4,6 +4,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include "auth.h"
+#include "events.h"
 #include "filter.h"
 
 #define BUS_NAME      "org.example.Connections"
@@ -14,6 +15,7 @@ struct context {
 	sd_bus *bus;
 	sd_event *event;
 	struct auth *auth;
+	struct events *events;
 	struct ct_kcaps caps;
 	uint32_t page_size;      /* List's default and maximum limit */
 	const char *version;     /* points to PACKAGE_VERSION; a property */

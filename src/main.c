@@ -22,6 +22,8 @@
 
 #define PAGE_SIZE_DEFAULT 10000
 #define PAGE_SIZE_MAX 100000
+#define INTERVAL_DEFAULT 500
+#define EVENT_BUFFER_DEFAULT (32u << 20)  /* ~50,000 events at ~640 bytes of buffer each */
 
 /* --- sd-event as a GSource -------------------------------------------------
  * sd-event exposes one epoll fd covering all its sources; GLib polls it and
@@ -81,21 +83,41 @@ static void help(void)
 	       "     --version           Show the version and exit\n"
 	       "     --page-size=N       Default and maximum entries per List reply\n"
 	       "                         (1..%d, default %d)\n"
+	       "     --signal-interval=MS  At most one ConnectionsChanged per interval\n"
+	       "                         (10..60000, default %d)\n"
+	       "     --event-buffer=BYTES  Receive buffer for conntrack events\n"
+	       "                         (4096..1073741824, default %u)\n"
 	       "     --log-level=LEVEL   err, warning, info or debug (default info)\n\n"
 	       "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
-	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT);
+	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, INTERVAL_DEFAULT, EVENT_BUFFER_DEFAULT);
 }
 
-static int parse_argv(int argc, char **argv, struct context *ctx)
+/* A decimal number in [min, max], or -1 after saying what is wrong. */
+static long long parse_number(const char *opt, const char *s, long long min, long long max)
 {
-	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL };
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "Invalid --%s '%s': expected %lld..%lld\n", opt, s, min, max);
+		return -1;
+	}
+	return v;
+}
+
+static int parse_argv(int argc, char **argv, struct context *ctx, struct events_config *ecfg)
+{
+	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL, ARG_INTERVAL, ARG_EVENT_BUFFER };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
 		{ "page-size", required_argument, NULL, ARG_PAGE_SIZE },
+		{ "signal-interval", required_argument, NULL, ARG_INTERVAL },
+		{ "event-buffer", required_argument, NULL, ARG_EVENT_BUFFER },
 		{ "log-level", required_argument, NULL, ARG_LOG_LEVEL },
 		{}
 	};
+	long long v;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
@@ -106,17 +128,21 @@ static int parse_argv(int argc, char **argv, struct context *ctx)
 		case ARG_VERSION:
 			printf("connectionsd %s\n", PACKAGE_VERSION);
 			return 0;
-		case ARG_PAGE_SIZE: {
-			char *end;
-			errno = 0;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (errno || *end || optarg[0] == '-' || v < 1 || v > PAGE_SIZE_MAX) {
-				fprintf(stderr, "Invalid --page-size '%s': expected 1..%d\n", optarg, PAGE_SIZE_MAX);
+		case ARG_PAGE_SIZE:
+			if ((v = parse_number("page-size", optarg, 1, PAGE_SIZE_MAX)) < 0)
 				return -EINVAL;
-			}
 			ctx->page_size = (uint32_t)v;
 			break;
-		}
+		case ARG_INTERVAL:
+			if ((v = parse_number("signal-interval", optarg, 10, 60000)) < 0)
+				return -EINVAL;
+			ecfg->interval_ms = (uint32_t)v;
+			break;
+		case ARG_EVENT_BUFFER:
+			if ((v = parse_number("event-buffer", optarg, 4096, 1 << 30)) < 0)
+				return -EINVAL;
+			ecfg->rcvbuf = (uint32_t)v;
+			break;
 		case ARG_LOG_LEVEL: {
 			int l = log_level_from_string(optarg);
 			if (l < 0) {
@@ -157,11 +183,12 @@ static int on_disconnected(sd_bus_message *m, void *loop, sd_bus_error *error)
 int main(int argc, char **argv)
 {
 	struct context ctx = { .page_size = PAGE_SIZE_DEFAULT, .version = PACKAGE_VERSION };
+	struct events_config ecfg = { .interval_ms = INTERVAL_DEFAULT, .rcvbuf = EVENT_BUFFER_DEFAULT };
 	GMainLoop *loop = NULL;
 	GSource *source = NULL;
 	int r;
 
-	r = parse_argv(argc, argv, &ctx);
+	r = parse_argv(argc, argv, &ctx, &ecfg);
 	if (r <= 0)
 		return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
@@ -195,6 +222,11 @@ int main(int argc, char **argv)
 		log_err("Cannot set up the bus connection: %s", strerror(-r));
 		goto out;
 	}
+	/* Events before the name: entries created from now on carry event data. */
+	if ((r = events_new(ctx.event, ctx.bus, &ecfg, &ctx.events)) < 0) {
+		log_err("Cannot listen to conntrack events: %s", strerror(-r));
+		goto out;
+	}
 	if ((r = auth_new(&ctx.auth)) < 0 || (r = bus_add_object(&ctx)) < 0) {
 		log_err("Cannot set up the bus object: %s", strerror(-r));
 		goto out;
@@ -208,6 +240,7 @@ int main(int argc, char **argv)
 	g_main_loop_run(loop);
 	r = 0;
 out:
+	events_free(ctx.events);
 	if (ctx.bus)
 		sd_bus_flush_close_unref(ctx.bus);
 	auth_free(ctx.auth);
