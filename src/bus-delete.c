@@ -35,6 +35,7 @@ static void del_call_free(struct del_call *c)
 		return;
 	ct_dump_free(c->dump);
 	ct_batch_free(c->batch);
+	filter_clear(&c->filter);
 	sd_bus_message_unref(c->m);
 	free(c);
 }
@@ -244,7 +245,7 @@ int method_delete_matching(sd_bus_message *m, void *userdata, sd_bus_error *erro
 
 	if (!c)
 		return -ENOMEM;
-	if ((r = filter_parse(m, &c->filter, error)) < 0) {
+	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0) {
 		del_call_free(c);
 		return r;
 	}

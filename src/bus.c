@@ -53,6 +53,7 @@ static void list_call_free(struct list_call *c)
 		return;
 	ct_dump_free(c->dump);
 	page_free(&c->page);
+	filter_clear(&c->filter);
 	sd_bus_message_unref(c->m);
 	free(c);
 }
@@ -244,7 +245,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return -ENOMEM;
 	c->ctx = ctx;
 	c->m = sd_bus_message_ref(m);
-	if ((r = filter_parse(m, &c->filter, error)) < 0 ||
+	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0 ||
 	    (r = parse_list_opts(m, ctx->page_size, &c->opts, error)) < 0)
 		goto fail;
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);

@@ -16,6 +16,7 @@ struct context {
 	sd_event *event;
 	struct auth *auth;
 	struct events *events;
+	struct filter_env filter_env;   /* addrwatch, for 'interface' and 'stale' */
 	struct ct_kcaps caps;
 	uint32_t page_size;      /* List's default and maximum limit */
 	const char *version;     /* points to PACKAGE_VERSION; a property */

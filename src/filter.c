@@ -158,7 +158,7 @@ static int parse_status(sd_bus_message *m, struct ct_filter *f, sd_bus_error *er
 }
 
 static int parse_value(sd_bus_message *m, struct ct_filter *f, enum filter_key k,
-		       const char *contents, sd_bus_error *error)
+		       const char *contents, const struct filter_env *env, sd_bus_error *error)
 {
 	const char *key = key_names[k], *s;
 	uint64_t u;
@@ -189,7 +189,11 @@ static int parse_value(sd_bus_message *m, struct ct_filter *f, enum filter_key k
 			return r;
 		if ((r = sd_bus_message_read_basic(m, 'b', &b)) < 0)
 			return r;
-		return INVALID(error, "Filter key 'stale' is not supported by this version of the service");
+		if (!env || !env->stale_addrs)
+			return INVALID(error, "Filter key 'stale' is not available: the service does not follow addresses");
+		f->stale = b;
+		f->stale_addrs = g_array_new(FALSE, FALSE, sizeof(struct addr_prefix));
+		return env->stale_addrs(env->userdata, f->stale_addrs);
 	}
 	default:
 		break;
@@ -234,13 +238,29 @@ static int parse_value(sd_bus_message *m, struct ct_filter *f, enum filter_key k
 			return INVALID(error, "Filter key 'nat': '%s' is not one of snat, dnat, any, none", s);
 		return 0;
 	case FK_INTERFACE:
-		return INVALID(error, "Filter key 'interface' is not supported by this version of the service");
+		if (!env || !env->interface_addrs)
+			return INVALID(error, "Filter key 'interface' is not available: the service does not follow addresses");
+		f->iface_addrs = g_array_new(FALSE, FALSE, sizeof(struct addr_prefix));
+		r = env->interface_addrs(env->userdata, s, f->iface_addrs);
+		if (r == -ENOENT)
+			return INVALID(error, "Filter key 'interface': unknown interface '%s'", s);
+		return r;
 	default:
 		return -EINVAL;
 	}
 }
 
-int filter_parse(sd_bus_message *m, struct ct_filter *f, sd_bus_error *error)
+void filter_clear(struct ct_filter *f)
+{
+	if (f->iface_addrs)
+		g_array_unref(f->iface_addrs);
+	if (f->stale_addrs)
+		g_array_unref(f->stale_addrs);
+	f->iface_addrs = f->stale_addrs = NULL;
+}
+
+int filter_parse(sd_bus_message *m, struct ct_filter *f, const struct filter_env *env,
+		 sd_bus_error *error)
 {
 	int r;
 
@@ -268,7 +288,7 @@ int filter_parse(sd_bus_message *m, struct ct_filter *f, sd_bus_error *error)
 			return r;
 		if ((r = sd_bus_message_enter_container(m, 'v', contents)) < 0)
 			return r;
-		if ((r = parse_value(m, f, k, contents, error)) < 0)
+		if ((r = parse_value(m, f, k, contents, env, error)) < 0)
 			return r;
 		f->keys |= 1u << k;
 		if ((r = sd_bus_message_exit_container(m)) < 0 ||
@@ -304,6 +324,19 @@ static bool any_port(const struct ct_record *r, uint16_t port)
 {
 	return r->t[CT_ORIG].sport == port || r->t[CT_ORIG].dport == port ||
 	       r->t[CT_REPLY].sport == port || r->t[CT_REPLY].dport == port;
+}
+
+/* Is one of the entry's four addresses in the set? */
+static bool bound_to(const GArray *set, const struct ct_record *r)
+{
+	for (guint i = 0; i < set->len; i++) {
+		const struct addr_prefix *p = &g_array_index(set, struct addr_prefix, i);
+		for (int d = 0; d < 2; d++)
+			if (addr_prefix_match(p, r->family, r->t[d].src) ||
+			    addr_prefix_match(p, r->family, r->t[d].dst))
+				return true;
+	}
+	return false;
 }
 
 bool filter_match(const struct ct_filter *f, const struct ct_record *r)
@@ -355,6 +388,10 @@ bool filter_match(const struct ct_filter *f, const struct ct_record *r)
 	if (FILTER_HAS(f, FK_NAT_ADDRESS) &&
 	    !(snat && addr_prefix_match(&a[FK_NAT_ADDRESS], r->family, re->dst)) &&
 	    !(dnat && addr_prefix_match(&a[FK_NAT_ADDRESS], r->family, re->src)))
+		return false;
+	if (FILTER_HAS(f, FK_INTERFACE) && !bound_to(f->iface_addrs, r))
+		return false;
+	if (FILTER_HAS(f, FK_STALE) && bound_to(f->stale_addrs, r) != f->stale)
 		return false;
 	return true;
 }

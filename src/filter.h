@@ -3,6 +3,7 @@
  * The kernel part is only an optimisation: every record is matched here too. */
 #pragma once
 #include <stdbool.h>
+#include <glib.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 #include "record.h"
@@ -32,13 +33,29 @@ struct ct_filter {
 	uint16_t port, sport, dport, zone;
 	uint32_t mark, mark_mask;
 	enum nat_kind nat;
+	bool stale;               /* the value of the 'stale' key */
+	GArray *iface_addrs;      /* 'interface': struct addr_prefix, owned */
+	GArray *stale_addrs;      /* 'stale': struct addr_prefix, owned */
+};
+
+/* Where the 'interface' and 'stale' keys find addresses (addrwatch.c in the
+ * service). Without it those keys are refused. */
+struct filter_env {
+	void *userdata;
+	/* Appends the addresses an interface holds or has held; -ENOENT if unknown. */
+	int (*interface_addrs)(void *userdata, const char *ifname, GArray *out);
+	/* Appends the addresses held since start that nobody holds now. */
+	int (*stale_addrs)(void *userdata, GArray *out);
 };
 
 #define FILTER_HAS(f, k) (((f)->keys >> (k)) & 1u)
 
 /* Reads an a{sv} filter from m into f. On bad input returns a negative errno
  * and sets error to InvalidArgs naming the key and what was wrong. */
-int filter_parse(sd_bus_message *m, struct ct_filter *f, sd_bus_error *error);
+int filter_parse(sd_bus_message *m, struct ct_filter *f, const struct filter_env *env,
+		 sd_bus_error *error);
+/* Frees what a parsed filter owns. */
+void filter_clear(struct ct_filter *f);
 
 /* Reads the current variant's integer, whatever D-Bus integer type it has
  * (contents is its signature), and checks it against [0, max]. Errors read

@@ -14,6 +14,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
+#include "addrwatch.h"
 #include "auth.h"
 #include "bus.h"
 #include "config.h"
@@ -87,6 +88,8 @@ static void help(void)
 	       "                         (10..60000, default %d)\n"
 	       "     --event-buffer=BYTES  Receive buffer for conntrack events\n"
 	       "                         (4096..1073741824, default %u)\n"
+	       "     --state-dir=DIR     Where the address history is kept across restarts\n"
+	       "                         (default $RUNTIME_DIRECTORY, else /run/connectionsd)\n"
 	       "     --log-level=LEVEL   err, warning, info or debug (default info)\n\n"
 	       "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
 	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, INTERVAL_DEFAULT, EVENT_BUFFER_DEFAULT);
@@ -105,9 +108,12 @@ static long long parse_number(const char *opt, const char *s, long long min, lon
 	return v;
 }
 
+static const char *state_dir;
+
 static int parse_argv(int argc, char **argv, struct context *ctx, struct events_config *ecfg)
 {
-	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL, ARG_INTERVAL, ARG_EVENT_BUFFER };
+	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL, ARG_INTERVAL, ARG_EVENT_BUFFER,
+	       ARG_STATE_DIR };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -115,6 +121,7 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 		{ "signal-interval", required_argument, NULL, ARG_INTERVAL },
 		{ "event-buffer", required_argument, NULL, ARG_EVENT_BUFFER },
 		{ "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
 		{}
 	};
 	long long v;
@@ -143,6 +150,9 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 				return -EINVAL;
 			ecfg->rcvbuf = (uint32_t)v;
 			break;
+		case ARG_STATE_DIR:
+			state_dir = optarg;
+			break;
 		case ARG_LOG_LEVEL: {
 			int l = log_level_from_string(optarg);
 			if (l < 0) {
@@ -165,6 +175,26 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 
 /* --- main ----------------------------------------------------------------- */
 
+/* The state file: in --state-dir, else systemd's RuntimeDirectory= (the
+ * first of $RUNTIME_DIRECTORY), else /run/connectionsd. */
+static char *state_file(void)
+{
+	g_autofree char *dir = NULL;
+	const char *env = getenv("RUNTIME_DIRECTORY");
+
+	if (state_dir)
+		dir = g_strdup(state_dir);
+	else if (env && *env)
+		dir = g_strndup(env, strcspn(env, ":"));
+	else
+		dir = g_strdup("/run/connectionsd");
+	if (g_mkdir_with_parents(dir, 0755) < 0) {
+		log_warn("Cannot create %s: %m; the address history will not survive a restart", dir);
+		return NULL;
+	}
+	return g_build_filename(dir, "addresses", NULL);
+}
+
 static gboolean on_signal(gpointer loop)
 {
 	log_info("Exiting on signal");
@@ -184,6 +214,8 @@ int main(int argc, char **argv)
 {
 	struct context ctx = { .page_size = PAGE_SIZE_DEFAULT, .version = PACKAGE_VERSION };
 	struct events_config ecfg = { .interval_ms = INTERVAL_DEFAULT, .rcvbuf = EVENT_BUFFER_DEFAULT };
+	struct addrwatch *addrwatch = NULL;
+	g_autofree char *addr_file = NULL;
 	GMainLoop *loop = NULL;
 	GSource *source = NULL;
 	int r;
@@ -227,6 +259,12 @@ int main(int argc, char **argv)
 		log_err("Cannot listen to conntrack events: %s", strerror(-r));
 		goto out;
 	}
+	addr_file = state_file();
+	if ((r = addrwatch_new(ctx.event, addr_file, &addrwatch)) < 0)
+		log_warn("Cannot follow interface addresses (%s): 'interface' and 'stale' are unavailable",
+			 strerror(-r));
+	else
+		ctx.filter_env = (struct filter_env){ addrwatch, addrwatch_interface, addrwatch_stale };
 	if ((r = auth_new(&ctx.auth)) < 0 || (r = bus_add_object(&ctx)) < 0) {
 		log_err("Cannot set up the bus object: %s", strerror(-r));
 		goto out;
@@ -241,6 +279,7 @@ int main(int argc, char **argv)
 	r = 0;
 out:
 	events_free(ctx.events);
+	addrwatch_free(addrwatch);
 	if (ctx.bus)
 		sd_bus_flush_close_unref(ctx.bus);
 	auth_free(ctx.auth);

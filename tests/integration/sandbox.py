@@ -203,7 +203,8 @@ class Sandbox:
     def start_service(self, extra_args=()):
         self.service_log = os.path.join(self.tmp, "connectionsd.log")
         log = open(self.service_log, "a")
-        self.service = popen([SERVICE, "--log-level=debug"] + self.service_args + list(extra_args),
+        state = os.path.join(self.tmp, "state")   # survives service restarts, like /run/connectionsd
+        self.service = popen([SERVICE, "--log-level=debug", "--state-dir=" + state] + self.service_args + list(extra_args),
                                         stdout=log, stderr=log)
         self.procs.append(self.service)
         self.wait_name(NAME)

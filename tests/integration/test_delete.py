@@ -225,7 +225,7 @@ def test_delete_matching():
 
     for flt, needle, desc in (({}, "Flush", "an empty filter"),
                               ({"port": ("s", "53")}, "port", "a bad filter"),
-                              ({"interface": ("s", "wan1")}, "interface", "an unsupported key")):
+                              ({"interface": ("s", "nosuch0")}, "nosuch0", "an unknown interface")):
         msg = expect_unchanged("DeleteMatching", [text_filter(flt)], INVALID, "DeleteMatching with " + desc)
         tap.ok(needle in msg, "DeleteMatching with %s: the error names %r" % (desc, needle), msg)
 

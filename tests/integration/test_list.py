@@ -163,6 +163,14 @@ def test_filters(recs):
            "address": ("s", "10.0.0.0/8")}, recs,
           lambda r: r["family"] == "ipv4" and r["protocol"] == "udp" and "SEEN_REPLY" in r["status"]
           and any(in_net(a, "10.0.0.0/8") for a in addrs(r)), desc="four keys together (AND)")
+    check({"interface": ("s", "wan1")}, recs, lambda r: W1 in addrs(r), desc="interface wan1")
+    check({"interface": ("s", "lo")}, recs, lambda r: any(a in ("127.0.0.1", "::1") for a in addrs(r)),
+          desc="interface lo")
+    check({"interface": ("s", "lan0"), "nat": ("s", "dnat")}, recs, lambda r: dnat(r) and "10.0.0.1" in addrs(r),
+          desc="interface lan0 with nat dnat")
+    check({"stale": ("b", True)}, recs, lambda r: False, desc="stale, with no address ever removed",
+          expect_some=False)
+    check({"stale": ("b", False)}, recs, lambda r: True, desc="not stale: everything")
     check({"src": ("s", "10.0.0.2"), "dst": ("s", "::1")}, recs, lambda r: False,
           desc="IPv4 and IPv6 keys together match nothing", expect_some=False)
     check({"dport": ("q", 65535)}, recs, lambda r: False, desc="a port nobody uses", expect_some=False)
@@ -199,8 +207,9 @@ def test_errors():
     expect_invalid("{'family': <'ipv5'>}", E, "family", "unknown family")
     expect_invalid("{'nat': <'both'>}", E, "nat", "unknown nat kind")
     expect_invalid("{'family': <<'ipv4'>>}", E, "family", "nested variant")
-    expect_invalid("{'interface': <'wan1'>}", E, "interface", "interface (not yet supported)")
-    expect_invalid("{'stale': <true>}", E, "stale", "stale (not yet supported)")
+    expect_invalid("{'interface': <'nosuch0'>}", E, "nosuch0", "unknown interface")
+    expect_invalid("{'interface': <uint32 2>}", E, "interface", "interface as a number")
+    expect_invalid("{'stale': <'yes'>}", E, "stale", "stale as a string")
     expect_invalid(E, "{'sort': <'colour'>}", "sort", "unknown sort key")
     expect_invalid(E, "{'limit': <int32 -5>}", "limit", "negative limit")
     expect_invalid(E, "{'offset': <'1'>}", "offset", "offset as a string")

@@ -1,10 +1,13 @@
 /* Filter parsing (every error names its key), matching, and the kernel part. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "busmsg.h"
 #include "filter.h"
+
+static const struct filter_env *env;   /* address source for 'interface'/'stale' */
 
 /* Parses the message's a{sv}; returns the error message or NULL. */
 static char *parse(sd_bus_message *m, struct ct_filter *f)
@@ -12,7 +15,7 @@ static char *parse(sd_bus_message *m, struct ct_filter *f)
 	sd_bus_error e = SD_BUS_ERROR_NULL;
 	char *msg = NULL;
 	seal(m);
-	int r = filter_parse(m, f, &e);
+	int r = filter_parse(m, f, env, &e);
 	if (r < 0) {
 		g_assert_true(sd_bus_error_is_set(&e));
 		g_assert_cmpstr(e.name, ==, SD_BUS_ERROR_INVALID_ARGS);
@@ -36,6 +39,7 @@ static char *parse(sd_bus_message *m, struct ct_filter *f)
 	sd_bus_message *m_ = new_call(); \
 	g_assert_cmpint(sd_bus_message_append(m_, "a{sv}", __VA_ARGS__), >=, 0); \
 	char *err_ = parse(m_, &f_); \
+	filter_clear(&f_); \
 	g_assert_nonnull(err_); \
 	if (!strstr(err_, needle)) g_error("error '%s' does not name '%s'", err_, needle); \
 	g_free(err_); \
@@ -111,7 +115,7 @@ static void test_parse_errors(void)
 		  "2001:0db8:0000:0000:0000:0000:0000:0001:0001/64");
 	PARSE_ERR("'nat'", 1, "nat", "s", "SNAT");
 	PARSE_ERR("'nat-address'", 1, "nat-address", "s", "localhost");
-	PARSE_ERR("'interface'", 1, "interface", "s", "wan1");
+	PARSE_ERR("'interface'", 1, "interface", "s", "wan1");   /* no address source */
 	PARSE_ERR("'stale'", 1, "stale", "b", 1);
 	PARSE_ERR("'stale'", 1, "stale", "s", "yes");
 }
@@ -184,7 +188,9 @@ static bool matches(struct ct_record *r, sd_bus_message *m)
 	char *err = parse(m, &f);
 	if (err)
 		g_error("%s", err);
-	return filter_match(&f, r);
+	bool ok = filter_match(&f, r);
+	filter_clear(&f);
+	return ok;
 }
 
 #define MATCH(r, ...) ({ sd_bus_message *m_ = new_call(); \
@@ -286,6 +292,51 @@ static void test_kernel_part(void)
 	g_assert_true(kf.empty);
 }
 
+static void add(GArray *out, const char *a)
+{
+	struct addr_prefix p;
+	g_assert_cmpint(addr_prefix_parse(a, &p), ==, 0);
+	g_array_append_val(out, p);
+}
+
+/* wan1 held 198.51.100.2 (gone now) and holds 198.51.100.3. */
+static int fake_interface(void *u, const char *ifname, GArray *out)
+{
+	if (strcmp(ifname, "wan1") != 0)
+		return -ENOENT;
+	add(out, "198.51.100.2");
+	add(out, "198.51.100.3");
+	return 0;
+}
+
+static int fake_stale(void *u, GArray *out)
+{
+	add(out, "198.51.100.2");
+	return 0;
+}
+
+static void test_interface_and_stale(void)
+{
+	static const struct filter_env fake = { NULL, fake_interface, fake_stale };
+	struct ct_record old = rec4("10.0.0.2", "192.0.2.1", 40000, 5060, "192.0.2.1", "198.51.100.2");
+	struct ct_record cur = rec4("10.0.0.2", "192.0.2.1", 40001, 5060, "192.0.2.1", "198.51.100.3");
+	struct ct_record other = rec4("10.0.0.2", "192.0.2.1", 40002, 5060, "192.0.2.1", "203.0.113.2");
+	struct ct_record local = rec4("198.51.100.3", "192.0.2.9", 1, 2, "192.0.2.9", "198.51.100.3");
+
+	env = &fake;
+	g_assert_true(MATCH(&old, 1, "interface", "s", "wan1"));
+	g_assert_true(MATCH(&cur, 1, "interface", "s", "wan1"));
+	g_assert_true(MATCH(&local, 1, "interface", "s", "wan1"));
+	g_assert_false(MATCH(&other, 1, "interface", "s", "wan1"));
+	g_assert_true(MATCH(&old, 2, "interface", "s", "wan1", "stale", "b", 1));
+	g_assert_false(MATCH(&cur, 2, "interface", "s", "wan1", "stale", "b", 1));
+	g_assert_false(MATCH(&old, 1, "stale", "b", 0));
+	g_assert_true(MATCH(&other, 1, "stale", "b", 0));
+	PARSE_ERR("unknown interface 'eth9'", 1, "interface", "s", "eth9");
+	PARSE_ERR("'interface'", 1, "interface", "u", 1);
+	env = NULL;
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -295,5 +346,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/filter/prefixes", test_prefixes);
 	g_test_add_func("/filter/match", test_match);
 	g_test_add_func("/filter/kernel-part", test_kernel_part);
+	g_test_add_func("/filter/interface-and-stale", test_interface_and_stale);
 	return g_test_run();
 }

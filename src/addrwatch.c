@@ -1,0 +1,365 @@
+#include "addrwatch.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "filter.h"
+#include "log.h"
+
+struct held {
+	char ifname[IFNAMSIZ];
+	uint8_t family;
+	uint8_t addr[16];
+	bool current;
+};
+
+struct link {
+	int index;
+	char name[IFNAMSIZ];
+};
+
+struct addrwatch {
+	struct mnl_socket *nl;
+	sd_event_source *io;
+	char *state_file;
+	GArray *held;    /* struct held */
+	GArray *links;   /* struct link */
+	bool starting;   /* the initial dumps: save once at the end */
+	char buf[65536];
+};
+
+static const char *link_name(struct addrwatch *w, int index)
+{
+	for (guint i = 0; i < w->links->len; i++) {
+		struct link *l = &g_array_index(w->links, struct link, i);
+		if (l->index == index)
+			return l->name;
+	}
+	return NULL;
+}
+
+static void set_link(struct addrwatch *w, int index, const char *name)
+{
+	struct link n = { .index = index };
+	for (guint i = 0; i < w->links->len; i++) {
+		struct link *l = &g_array_index(w->links, struct link, i);
+		if (l->index == index) {
+			g_strlcpy(l->name, name, sizeof(l->name));
+			return;
+		}
+	}
+	g_strlcpy(n.name, name, sizeof(n.name));
+	g_array_append_val(w->links, n);
+}
+
+static struct held *find(struct addrwatch *w, const char *ifname, uint8_t family, const uint8_t *addr)
+{
+	for (guint i = 0; i < w->held->len; i++) {
+		struct held *h = &g_array_index(w->held, struct held, i);
+		if (h->family == family && memcmp(h->addr, addr, 16) == 0 && strcmp(h->ifname, ifname) == 0)
+			return h;
+	}
+	return NULL;
+}
+
+/* Writes the history atomically: a crash never leaves half a file. */
+static void save(struct addrwatch *w)
+{
+	g_autofree char *tmp = NULL;
+	FILE *f;
+
+	if (!w->state_file)
+		return;
+	tmp = g_strdup_printf("%s.tmp", w->state_file);
+	f = fopen(tmp, "we");
+	if (!f) {
+		log_warn("Cannot write %s: %m", tmp);
+		return;
+	}
+	fprintf(f, "# interface family address (addresses held since connectionsd started)\n");
+	for (guint i = 0; i < w->held->len; i++) {
+		struct held *h = &g_array_index(w->held, struct held, i);
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(h->family, h->addr, a, sizeof(a));
+		fprintf(f, "%s %s %s\n", h->ifname, h->family == AF_INET ? "ipv4" : "ipv6", a);
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, w->state_file) < 0)
+		log_warn("Cannot write %s: %m", w->state_file);
+}
+
+static void load(struct addrwatch *w)
+{
+	char line[256];
+	FILE *f = w->state_file ? fopen(w->state_file, "re") : NULL;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char ifname[IFNAMSIZ + 1], fam[8], addr[INET6_ADDRSTRLEN + 1];
+		struct held h = { 0 };
+		if (line[0] == '#' || sscanf(line, "%16s %7s %46s", ifname, fam, addr) != 3)
+			continue;
+		h.family = strcmp(fam, "ipv6") == 0 ? AF_INET6 : AF_INET;
+		if (strlen(ifname) >= IFNAMSIZ || inet_pton(h.family, addr, h.addr) != 1)
+			continue;
+		strcpy(h.ifname, ifname);
+		if (!find(w, h.ifname, h.family, h.addr))
+			g_array_append_val(w->held, h);
+	}
+	fclose(f);
+}
+
+struct addr_attrs { const struct nlattr *addr, *local, *label; };
+
+static int addr_attr_cb(const struct nlattr *a, void *data)
+{
+	struct addr_attrs *t = data;
+	switch (mnl_attr_get_type(a)) {
+	case IFA_ADDRESS: t->addr = a; break;
+	case IFA_LOCAL: t->local = a; break;
+	}
+	return MNL_CB_OK;
+}
+
+static int link_attr_cb(const struct nlattr *a, void *data)
+{
+	if (mnl_attr_get_type(a) == IFLA_IFNAME && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
+		*(const char **)data = mnl_attr_get_str(a);
+	return MNL_CB_OK;
+}
+
+/* One rtnetlink message; returns true when the history changed. */
+static bool handle(struct addrwatch *w, const struct nlmsghdr *nlh)
+{
+	if (nlh->nlmsg_type == RTM_NEWLINK) {
+		const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+		const char *name = NULL;
+		if (mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, &name) >= 0 && name)
+			set_link(w, ifi->ifi_index, name);
+		return false;
+	}
+	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
+		return false;
+
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct addr_attrs t = { 0 };
+	const char *name = link_name(w, (int)ifa->ifa_index);
+	char fallback[IF_NAMESIZE];
+	const struct nlattr *a;
+	size_t len = ifa->ifa_family == AF_INET ? 4 : 16;
+	uint8_t addr[16] = { 0 };
+
+	if (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6)
+		return false;
+	if (mnl_attr_parse(nlh, sizeof(*ifa), addr_attr_cb, &t) < 0)
+		return false;
+	/* IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer on
+	 * point-to-point links); IPv6 only sends IFA_ADDRESS. */
+	a = t.local ? t.local : t.addr;
+	if (!a || mnl_attr_get_payload_len(a) != len)
+		return false;
+	memcpy(addr, mnl_attr_get_payload(a), len);
+	if (!name)
+		name = if_indextoname(ifa->ifa_index, fallback);
+	if (!name)
+		return false;
+
+	struct held *h = find(w, name, ifa->ifa_family, addr);
+	if (nlh->nlmsg_type == RTM_DELADDR) {
+		if (h)
+			h->current = false;
+		return h != NULL;
+	}
+	if (h) {
+		h->current = true;
+		return false;
+	}
+	struct held n = { .family = ifa->ifa_family, .current = true };
+	g_strlcpy(n.ifname, name, sizeof(n.ifname));
+	memcpy(n.addr, addr, 16);
+	g_array_append_val(w->held, n);
+	return true;
+}
+
+static int msg_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct addrwatch *w = data;
+	if (handle(w, nlh) && !w->starting)
+		save(w);
+	return MNL_CB_OK;
+}
+
+static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct addrwatch *w = userdata;
+
+	for (;;) {
+		ssize_t n = recv(fd, w->buf, sizeof(w->buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == ENOBUFS)
+				log_warn("Address events were lost; the history may miss a change");
+			else if (errno != EAGAIN && errno != EINTR)
+				log_warn("Reading address events failed: %m");
+			if (errno == ENOBUFS || errno == EINTR)
+				continue;
+			return 0;
+		}
+		mnl_cb_run(w->buf, (size_t)n, 0, 0, msg_cb, w);
+	}
+}
+
+/* A synchronous dump (links, then addresses) at start: small and quick. */
+static int dump(struct addrwatch *w, int type)
+{
+	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	char buf[32768];
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *g;
+	uint32_t portid, seq = (uint32_t)time(NULL);
+	int r = 0;
+
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (uint16_t)type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->rtgen_family = AF_UNSPEC;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		int k = mnl_cb_run(buf, (size_t)n, seq, portid, msg_cb, w);
+		if (k <= MNL_CB_STOP) {
+			r = k < 0 ? -errno : 0;
+			break;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return r;
+}
+
+int addrwatch_new(sd_event *e, const char *state_file, struct addrwatch **ret)
+{
+	struct addrwatch *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return -ENOMEM;
+	w->held = g_array_new(FALSE, TRUE, sizeof(struct held));
+	w->links = g_array_new(FALSE, TRUE, sizeof(struct link));
+	w->state_file = state_file ? strdup(state_file) : NULL;
+	load(w);   /* the history from before a restart: not current until seen */
+
+	/* Subscribe first, then dump: no change falls between the two. */
+	w->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (!w->nl || mnl_socket_bind(w->nl, RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR,
+				      MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	w->starting = true;
+	if ((r = dump(w, RTM_GETLINK)) < 0 || (r = dump(w, RTM_GETADDR)) < 0)
+		goto fail;
+	w->starting = false;
+	save(w);
+	if ((r = sd_event_add_io(e, &w->io, mnl_socket_get_fd(w->nl), EPOLLIN, io_cb, w)) < 0)
+		goto fail;
+	*ret = w;
+	return 0;
+fail:
+	addrwatch_free(w);
+	return r;
+}
+
+void addrwatch_free(struct addrwatch *w)
+{
+	if (!w)
+		return;
+	sd_event_source_disable_unref(w->io);
+	if (w->nl)
+		mnl_socket_close(w->nl);
+	g_array_unref(w->held);
+	g_array_unref(w->links);
+	free(w->state_file);
+	free(w);
+}
+
+static void append(GArray *out, const struct held *h)
+{
+	struct addr_prefix p = { .family = h->family, .len = h->family == AF_INET ? 32 : 128 };
+	memcpy(p.addr, h->addr, 16);
+	g_array_append_val(out, p);
+}
+
+/* Applies every address event the kernel has already sent: a caller who
+ * just changed an address (a dispatcher script) must see the change, even
+ * when its call and the event are handled in the same loop iteration. */
+static void catch_up(struct addrwatch *w)
+{
+	io_cb(w->io, mnl_socket_get_fd(w->nl), EPOLLIN, w);
+}
+
+int addrwatch_interface(void *userdata, const char *ifname, GArray *out)
+{
+	struct addrwatch *w = userdata;
+	bool known = false;
+
+	catch_up(w);
+	for (guint i = 0; i < w->links->len; i++)
+		if (strcmp(g_array_index(w->links, struct link, i).name, ifname) == 0)
+			known = true;
+	for (guint i = 0; i < w->held->len; i++) {
+		struct held *h = &g_array_index(w->held, struct held, i);
+		if (strcmp(h->ifname, ifname) == 0) {
+			append(out, h);
+			known = true;
+		}
+	}
+	return known ? 0 : -ENOENT;
+}
+
+int addrwatch_stale(void *userdata, GArray *out)
+{
+	struct addrwatch *w = userdata;
+
+	catch_up(w);
+	for (guint i = 0; i < w->held->len; i++) {
+		struct held *h = &g_array_index(w->held, struct held, i);
+		bool held_now = false;
+		if (h->current)
+			continue;
+		/* An address that moved to another interface is not stale. */
+		for (guint j = 0; j < w->held->len; j++) {
+			struct held *o = &g_array_index(w->held, struct held, j);
+			if (o->current && o->family == h->family && memcmp(o->addr, h->addr, 16) == 0)
+				held_now = true;
+		}
+		if (!held_now)
+			append(out, h);
+	}
+	return 0;
+}

@@ -1,0 +1,18 @@
+/* Which addresses each interface holds now and has held since the service
+ * started, followed through rtnetlink and kept in a state file (in the
+ * runtime directory) so that a restart of the service keeps the history.
+ * This is what the 'interface' and 'stale' filter keys match against. */
+#pragma once
+#include <glib.h>
+#include <systemd/sd-event.h>
+
+struct addrwatch;
+
+int addrwatch_new(sd_event *e, const char *state_file, struct addrwatch **ret);
+void addrwatch_free(struct addrwatch *w);
+
+/* Appends (as struct addr_prefix) every address the interface holds or has
+ * held; -ENOENT when the interface was never seen. */
+int addrwatch_interface(void *w, const char *ifname, GArray *out);
+/* Appends every address held since start that no interface holds now. */
+int addrwatch_stale(void *w, GArray *out);
