@@ -33,6 +33,7 @@ static void del_call_free(struct del_call *c)
 {
 	if (!c)
 		return;
+	c->ctx->busy--;
 	ct_dump_free(c->dump);
 	ct_batch_free(c->batch);
 	filter_clear(&c->filter);
@@ -46,6 +47,7 @@ static struct del_call *del_call_new(struct context *ctx, sd_bus_message *m, con
 	if (!c)
 		return NULL;
 	c->ctx = ctx;
+	ctx->busy++;
 	c->m = sd_bus_message_ref(m);
 	c->method = method;
 	return c;

@@ -51,6 +51,7 @@ static void list_call_free(struct list_call *c)
 {
 	if (!c)
 		return;
+	c->ctx->busy--;
 	ct_dump_free(c->dump);
 	page_free(&c->page);
 	filter_clear(&c->filter);
@@ -244,6 +245,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	if (!c)
 		return -ENOMEM;
 	c->ctx = ctx;
+	ctx->busy++;
 	c->m = sd_bus_message_ref(m);
 	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0 ||
 	    (r = parse_list_opts(m, ctx->page_size, &c->opts, error)) < 0)
@@ -411,7 +413,25 @@ static const sd_bus_vtable vtable[] = {
 	SD_BUS_VTABLE_END
 };
 
+/* Sees every incoming message first: the idle timer counts from the last call. */
+static int note_call(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct context *ctx = userdata;
+	if (sd_bus_message_get_type(m, NULL) >= 0 && sd_bus_message_is_method_call(m, NULL, NULL))
+		(void)sd_event_now(ctx->event, CLOCK_MONOTONIC, &ctx->last_call_usec);
+	return 0;
+}
+
 int bus_add_object(struct context *ctx)
 {
+	int r = sd_bus_add_filter(ctx->bus, NULL, note_call, ctx);
+	if (r < 0)
+		return r;
 	return sd_bus_add_object_vtable(ctx->bus, NULL, BUS_PATH, BUS_INTERFACE, vtable, ctx);
+}
+
+bool bus_idle(const struct context *ctx)
+{
+	return ctx->busy == 0 && auth_pending(ctx->auth) == 0 &&
+	       (!ctx->events || events_subscribers(ctx->events) == 0);
 }

@@ -20,6 +20,10 @@ struct context {
 	struct ct_kcaps caps;
 	uint32_t page_size;      /* List's default and maximum limit */
 	const char *version;     /* points to PACKAGE_VERSION; a property */
+	unsigned busy;           /* calls in progress (dumps, deletes) */
+	uint64_t last_call_usec; /* CLOCK_MONOTONIC of the last incoming call */
 };
 
 int bus_add_object(struct context *ctx);
+/* Whether nothing is going on: no call in progress, no polkit check, no subscriber. */
+bool bus_idle(const struct context *ctx);

@@ -90,6 +90,8 @@ static void help(void)
 	       "                         (4096..1073741824, default %u)\n"
 	       "     --state-dir=DIR     Where the address history is kept across restarts\n"
 	       "                         (default $RUNTIME_DIRECTORY, else /run/connectionsd)\n"
+	       "     --exit-idle=SECONDS Exit after that long without calls, work or\n"
+	       "                         subscribers (default 0: never)\n"
 	       "     --log-level=LEVEL   err, warning, info or debug (default info)\n\n"
 	       "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
 	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, INTERVAL_DEFAULT, EVENT_BUFFER_DEFAULT);
@@ -109,11 +111,12 @@ static long long parse_number(const char *opt, const char *s, long long min, lon
 }
 
 static const char *state_dir;
+static unsigned exit_idle_sec;
 
 static int parse_argv(int argc, char **argv, struct context *ctx, struct events_config *ecfg)
 {
 	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL, ARG_INTERVAL, ARG_EVENT_BUFFER,
-	       ARG_STATE_DIR };
+	       ARG_STATE_DIR, ARG_EXIT_IDLE };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -122,6 +125,7 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 		{ "event-buffer", required_argument, NULL, ARG_EVENT_BUFFER },
 		{ "log-level", required_argument, NULL, ARG_LOG_LEVEL },
 		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
+		{ "exit-idle", required_argument, NULL, ARG_EXIT_IDLE },
 		{}
 	};
 	long long v;
@@ -152,6 +156,11 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 			break;
 		case ARG_STATE_DIR:
 			state_dir = optarg;
+			break;
+		case ARG_EXIT_IDLE:
+			if ((v = parse_number("exit-idle", optarg, 0, 86400)) < 0)
+				return -EINVAL;
+			exit_idle_sec = (unsigned)v;
 			break;
 		case ARG_LOG_LEVEL: {
 			int l = log_level_from_string(optarg);
@@ -200,6 +209,30 @@ static gboolean on_signal(gpointer loop)
 	log_info("Exiting on signal");
 	g_main_loop_quit(loop);
 	return G_SOURCE_CONTINUE;
+}
+
+struct idle {
+	struct context *ctx;
+	GMainLoop *loop;
+};
+
+/* Exit when idle long enough; D-Bus activation starts us again on demand. */
+static int idle_check(sd_event_source *s, uint64_t now, void *userdata)
+{
+	struct idle *idle = userdata;
+	uint64_t period = (uint64_t)exit_idle_sec * 1000000;
+	uint64_t since = idle->ctx->last_call_usec;
+
+	if (bus_idle(idle->ctx) && now >= since + period) {
+		log_info("Exiting after %u s without calls", exit_idle_sec);
+		/* Give the name back first: callers from now on wait for the next instance. */
+		(void)sd_bus_release_name(idle->ctx->bus, BUS_NAME);
+		g_main_loop_quit(idle->loop);
+		return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	}
+	/* Not yet: look again when the quiet period could be over. */
+	int r = sd_event_source_set_time(s, (bus_idle(idle->ctx) ? since : now) + period);
+	return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
 static int on_disconnected(sd_bus_message *m, void *loop, sd_bus_error *error)
@@ -273,6 +306,16 @@ int main(int argc, char **argv)
 	if ((r = sd_bus_request_name(ctx.bus, BUS_NAME, 0)) < 0) {
 		log_err("Cannot acquire the name %s: %s", BUS_NAME, strerror(-r));
 		goto out;
+	}
+	struct idle idle = { &ctx, loop };
+	if (exit_idle_sec) {
+		(void)sd_event_now(ctx.event, CLOCK_MONOTONIC, &ctx.last_call_usec);
+		r = sd_event_add_time(ctx.event, NULL, CLOCK_MONOTONIC,
+				      ctx.last_call_usec + (uint64_t)exit_idle_sec * 1000000, 0, idle_check, &idle);
+		if (r < 0) {
+			log_err("Cannot set up the idle timer: %s", strerror(-r));
+			goto out;
+		}
 	}
 	log_info("Serving %s (page size %u)", BUS_NAME, ctx.page_size);
 	g_main_loop_run(loop);

@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Installation: `meson install` into a DESTDIR puts every file where the
+ecosystem expects it; the unit verifies and is hardened; the bus accepts the
+policy; the polkit policy validates; the man pages render; the dispatcher is
+in place. And --exit-idle makes the service leave when nothing goes on."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sandbox  # noqa: E402
+
+sandbox.enter_namespaces()
+tap = sandbox.TAP()
+BUILD = os.path.join(sandbox.BUILDDIR, "install-check")
+DEST = tempfile.mkdtemp(prefix="cd-destdir-")
+
+EXPECTED = {
+    "usr/libexec/connectionsd": "x",
+    "lib/systemd/system/connectionsd.service": "f",
+    "usr/share/dbus-1/system.d/org.example.Connections.conf": "f",
+    "usr/share/dbus-1/system-services/org.example.Connections.service": "f",
+    "usr/share/dbus-1/interfaces/org.example.Connections.xml": "f",
+    "usr/share/polkit-1/actions/org.example.Connections.policy": "f",
+    "usr/share/man/man8/connectionsd.8": "f",
+    "usr/share/man/man5/org.example.Connections.5": "f",
+    "usr/lib/NetworkManager/dispatcher.d/90-connectionsd": "x",
+    "usr/lib/NetworkManager/dispatcher.d/pre-down.d/90-connectionsd": "l",
+    "etc/connectionsd/uplinks": "f",
+    "usr/share/doc/connectionsd/examples/mwan-offline-hook": "x",
+}
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_files():
+    setup = ["meson", "setup", BUILD, "--prefix=/usr", "--sysconfdir=/etc", "-Dman=enabled"]
+    if os.path.isdir(BUILD):
+        setup.insert(2, "--reconfigure")
+    r = run(setup, cwd=sandbox.SRCDIR)
+    tap.ok(r.returncode == 0, "meson setup --prefix=/usr", r.stderr)
+    r = run(["meson", "install", "-C", BUILD, "--destdir", DEST])
+    tap.ok(r.returncode == 0, "meson install --destdir", r.stdout[-2000:] + r.stderr)
+    found = set()
+    for root, dirs, files in os.walk(DEST):
+        for f in files:
+            found.add(os.path.relpath(os.path.join(root, f), DEST))
+    tap.eq(sorted(found), sorted(EXPECTED), "exactly the expected files are installed")
+    for path, kind in EXPECTED.items():
+        p = os.path.join(DEST, path)
+        ok = {"x": os.path.isfile(p) and os.access(p, os.X_OK), "f": os.path.isfile(p) and not os.path.islink(p),
+              "l": os.path.islink(p)}[kind]
+        tap.ok(ok, "%s is %s" % (path, {"x": "an executable", "f": "a file", "l": "a symlink"}[kind]))
+    link = os.path.join(DEST, "usr/lib/NetworkManager/dispatcher.d/pre-down.d/90-connectionsd")
+    tap.ok(os.path.realpath(link) == os.path.join(DEST, "usr/lib/NetworkManager/dispatcher.d/90-connectionsd"),
+           "the pre-down.d link points at the dispatcher script")
+
+
+def test_unit():
+    unit = os.path.join(DEST, "lib/systemd/system/connectionsd.service")
+    text = open(unit).read()
+    for line in ("Type=dbus", "BusName=org.example.Connections", "ExecStart=/usr/libexec/connectionsd",
+                 "CapabilityBoundingSet=CAP_NET_ADMIN", "RestrictAddressFamilies=AF_UNIX AF_NETLINK",
+                 "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "NoNewPrivileges=yes",
+                 "MemoryDenyWriteExecute=yes", "SystemCallFilter=@system-service", "RuntimeDirectory=connectionsd",
+                 "Alias=dbus-org.example.Connections.service"):
+        tap.ok(line in text.splitlines(), "the unit has %s" % line)
+    tap.ok("PrivateNetwork=yes" not in text, "the unit keeps the host's network namespace")
+    r = run(["systemd-analyze", "verify", "--man=no", "--recursive-errors=no", "--root=" + DEST, unit])
+    tap.ok(r.returncode == 0 and not r.stderr.strip(), "systemd-analyze verify is clean", r.stderr)
+    r = run(["systemd-analyze", "security", "--offline=true", "--root=" + DEST, "connectionsd.service"])
+    m = re.search(r"Overall exposure level for connectionsd.service: ([\d.]+)", r.stdout)
+    score = float(m.group(1)) if m else 99
+    tap.ok(score <= 2.0, "systemd-analyze security: exposure %.1f (at most 2.0)" % score, r.stdout[-1500:])
+    act = open(os.path.join(DEST, "usr/share/dbus-1/system-services/org.example.Connections.service")).read()
+    tap.ok("Exec=/bin/false" in act and "SystemdService=dbus-org.example.Connections.service" in act,
+           "D-Bus activation goes through the unit only")
+
+
+def test_policies():
+    conf = os.path.join(DEST, "usr/share/dbus-1/system.d/org.example.Connections.conf")
+    with tempfile.TemporaryDirectory() as d:
+        bus_conf = os.path.join(d, "bus.conf")
+        with open(bus_conf, "w") as f:
+            f.write('<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" '
+                    '"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd"><busconfig><type>system</type>'
+                    '<listen>unix:path=%s/s</listen><auth>EXTERNAL</auth><include>%s</include></busconfig>' % (d, conf))
+        p = sandbox.popen(["dbus-daemon", "--config-file=" + bus_conf, "--nofork", "--nopidfile", "--print-address=1"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = p.stdout.readline()
+        p.terminate()
+        err = p.communicate()[1]
+        tap.ok(line.startswith("unix:path=") and "Failed" not in err, "dbus-daemon accepts the installed bus policy", err)
+    policy = os.path.join(DEST, "usr/share/polkit-1/actions/org.example.Connections.policy")
+    r = run(["xmllint", "--noout", "--dtdvalid", "/usr/share/polkit-1/policyconfig-1.dtd", policy])
+    tap.ok(r.returncode == 0, "the polkit policy validates against polkit's DTD", r.stderr)
+    actions = re.findall(r'<action id="([^"]+)"', open(policy).read())
+    tap.eq(actions, ["org.example.connections.list", "org.example.connections.delete",
+                     "org.example.connections.delete-matching", "org.example.connections.flush"],
+           "the policy has the four actions")
+    r = run(["xmllint", "--noout", os.path.join(DEST, "usr/share/dbus-1/interfaces/org.example.Connections.xml")])
+    tap.ok(r.returncode == 0, "the introspection file is well-formed XML", r.stderr)
+
+
+def test_man_pages():
+    for page, words in (("usr/share/man/man8/connectionsd.8", ["connectionsd", "--exit-idle", "SEE ALSO"]),
+                        ("usr/share/man/man5/org.example.Connections.5", ["DeleteMatching", "nat-address",
+                                                                           "AUTHORIZATION"])):
+        r = run(["man", "-l", os.path.join(DEST, page)], env=dict(os.environ, MANPAGER="cat", MANWIDTH="80"))
+        tap.ok(r.returncode == 0 and all(w in r.stdout for w in words) and not r.stderr.strip(),
+               "man -l %s renders" % os.path.basename(page), r.stderr)
+
+
+def test_exit_idle():
+    sb = sandbox.Sandbox(service_args=["--exit-idle=1"]).start(polkit=False)
+    try:
+        t0 = time.monotonic()
+        sb.service.wait(10)
+        took = time.monotonic() - t0
+        tap.ok(sb.service.returncode == 0 and 0.5 < took < 5, "--exit-idle=1: exits with 0 after %.1f s idle" % took)
+        sb.wait_name(sandbox.NAME, present=False)
+        tap.ok(True, "and gave its name back")
+        sb.start_service()
+        w = sandbox.popen([os.path.join(sandbox.BUILDDIR, "tests", "tools", "cdwatch"), "--seconds", "3"],
+                          stdout=subprocess.PIPE, text=True)
+        w.stdout.readline()
+        time.sleep(2.5)
+        tap.ok(sb.service.poll() is None, "a subscriber keeps it running")
+        w.wait(10)
+        sb.service.wait(10)
+        tap.eq(sb.service.returncode, 0, "once the subscriber left, it exits")
+    finally:
+        sb.stop()
+
+
+try:
+    tap.run(test_files)
+    tap.run(test_unit)
+    tap.run(test_policies)
+    tap.run(test_man_pages)
+    tap.run(test_exit_idle)
+finally:
+    subprocess.run(["rm", "-rf", DEST])
+sys.exit(tap.done())
