@@ -35,7 +35,7 @@ struct addrwatch {
 	GArray *held;    /* struct held */
 	GArray *links;   /* struct link */
 	bool starting;   /* the initial dumps: save once at the end */
-	char buf[65536];
+	char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
 static const char *link_name(struct addrwatch *w, int index)

@@ -68,30 +68,36 @@ static char *format_args(sd_bus_message *m)
 	return g_string_free(out, FALSE);
 }
 
-void audit_record(sd_bus_message *m, const char *method, const char *error, unsigned count)
+void audit_caller_get(sd_bus_message *m, struct audit_caller *who)
 {
 	sd_bus_creds *creds = NULL;
-	uid_t uid = (uid_t)-1;
-	pid_t pid = 0;
+
+	who->uid = (uid_t)-1;
+	who->pid = 0;
+	if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds) >= 0) {
+		(void)sd_bus_creds_get_euid(creds, &who->uid);
+		(void)sd_bus_creds_get_pid(creds, &who->pid);
+		sd_bus_creds_unref(creds);
+	}
+}
+
+void audit_record(sd_bus_message *m, const struct audit_caller *who, const char *method,
+		  const char *error, unsigned count)
+{
+	int uid = (int)who->uid, pid = (int)who->pid;
 	const char *sender = sd_bus_message_get_sender(m);
 	g_autofree char *args = strcmp(method, "Flush") == 0 ? g_strdup("") : format_args(m);
 	char result[128];
 
-	/* Identity as the bus daemon reports it. */
-	if (sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID | SD_BUS_CREDS_PID, &creds) >= 0) {
-		(void)sd_bus_creds_get_euid(creds, &uid);
-		(void)sd_bus_creds_get_pid(creds, &pid);
-		sd_bus_creds_unref(creds);
-	}
 	snprintf(result, sizeof(result), "%s", error ? error : "ok");
 
 	if (access("/run/systemd/journal/socket", F_OK) == 0) {
 		int r = sd_journal_send("MESSAGE=%s by uid %d (pid %d, %s) [%s]: %s, %u deleted",
-					method, (int)uid, (int)pid, sender, args, result, count,
+					method, uid, pid, sender, args, result, count,
 					AUDIT_MESSAGE_ID, "PRIORITY=%d", LOG_NOTICE,
 					"CONNECTIONSD_METHOD=%s", method,
-					"CONNECTIONSD_CALLER_UID=%d", (int)uid,
-					"CONNECTIONSD_CALLER_PID=%d", (int)pid,
+					"CONNECTIONSD_CALLER_UID=%d", uid,
+					"CONNECTIONSD_CALLER_PID=%d", pid,
 					"CONNECTIONSD_CALLER_NAME=%s", sender,
 					"CONNECTIONSD_FILTER=%s", args,
 					"CONNECTIONSD_RESULT=%s", result,
@@ -101,5 +107,5 @@ void audit_record(sd_bus_message *m, const char *method, const char *error, unsi
 	}
 	/* Whatever the log level: audit records are not debug output. */
 	fprintf(stderr, "AUDIT method=%s uid=%d pid=%d name=%s filter='%s' result=%s count=%u\n",
-		method, (int)uid, (int)pid, sender, args, result, count);
+		method, uid, pid, sender, args, result, count);
 }

@@ -20,6 +20,7 @@ struct del_call {
 	struct context *ctx;
 	sd_bus_message *m;
 	const char *method;       /* "Delete", "DeleteMatching" or "Flush" */
+	struct audit_caller who;
 	struct conn_spec spec;    /* Delete */
 	struct ct_filter filter;  /* DeleteMatching */
 	struct ct_kfilter kf;
@@ -50,6 +51,7 @@ static struct del_call *del_call_new(struct context *ctx, sd_bus_message *m, con
 	ctx->busy++;
 	c->m = sd_bus_message_ref(m);
 	c->method = method;
+	audit_caller_get(m, &c->who);
 	return c;
 }
 
@@ -82,7 +84,7 @@ static void finish(struct del_call *c, int error, const char *error_name, const 
 			r = sd_bus_reply_method_errorf(c->m, name, fmt, count);
 		else
 			r = sd_bus_reply_method_errorf(c->m, name, "%s failed: %s", c->method, strerror(-error));
-		audit_record(c->m, c->method, name, 0);
+		audit_record(c->m, &c->who, c->method, name, 0);
 	} else {
 		if (strcmp(c->method, "Delete") == 0)
 			r = sd_bus_reply_method_return(c->m, NULL);
@@ -90,7 +92,7 @@ static void finish(struct del_call *c, int error, const char *error_name, const 
 			r = sd_bus_reply_method_return(c->m, "u", count);
 		if (r >= 0 && (r = emit_deleted(c, count)) < 0)
 			log_warn("Could not emit ConnectionsDeleted: %s", strerror(-r));
-		audit_record(c->m, c->method, NULL, count);
+		audit_record(c->m, &c->who, c->method, NULL, count);
 	}
 	if (r < 0)
 		log_warn("Could not answer %s: %s", c->method, strerror(-r));
@@ -103,7 +105,7 @@ static int authorize_and_run(struct del_call *c, const char *action, void (*run)
 {
 	int r = auth_check(c->ctx->auth, c->m, action, on_auth, c, error);
 	if (r < 0) {
-		audit_record(c->m, c->method, error->name ? error->name : SD_BUS_ERROR_FAILED, 0);
+		audit_record(c->m, &c->who, c->method, error->name ? error->name : SD_BUS_ERROR_FAILED, 0);
 		del_call_free(c);
 		return r;
 	}
@@ -115,7 +117,7 @@ static int authorize_and_run(struct del_call *c, const char *action, void (*run)
 static void on_denied(struct del_call *c, const sd_bus_error *error)
 {
 	sd_bus_reply_method_error(c->m, error);
-	audit_record(c->m, c->method, error->name, 0);
+	audit_record(c->m, &c->who, c->method, error->name, 0);
 	del_call_free(c);
 }
 

@@ -25,7 +25,7 @@ struct ct_dump {
 	ct_dump_done_fn on_done;
 	void *userdata;
 	int abort_error;
-	char buf[RECV_SIZE];
+	char buf[RECV_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
 static void put_tuple(struct nlmsghdr *nlh, int type, uint8_t family, uint32_t flags,

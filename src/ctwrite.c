@@ -21,7 +21,7 @@ struct ct_batch {
 	uint32_t portid, seq;
 	unsigned queued, deleted, vanished;
 	int error;
-	char buf[BATCH_MAX * MSG_MAX];
+	char buf[BATCH_MAX * MSG_MAX] __attribute__((aligned(NLMSG_ALIGNTO)));
 	size_t len;
 };
 

@@ -26,7 +26,7 @@ struct events {
 	uint32_t new, updated, destroyed;
 	bool lost;
 	uint64_t total_lost;    /* overflows since start, for the log */
-	char buf[65536];
+	char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
 #define ERROR_ALREADY "org.example.Connections.Error.AlreadySubscribed"

@@ -300,6 +300,8 @@ def test_signal_and_audit():
     tap.ok(any("method=Flush uid=%d" % sandbox.USERS["cddeny"] in l and "AccessDenied" in l for l in audits),
            "a denied Flush is audited too")
     tap.ok(all(re.search(r"name=:\d+\.\d+ ", l) for l in audits), "audit records name the caller's bus name")
+    tap.ok(audits and all(re.search(r"uid=\d+ pid=[1-9]\d* ", l) for l in audits),
+           "every audit record has the caller's uid and pid", [l for l in audits if "uid=-1" in l or "pid=0" in l])
 
 
 try:

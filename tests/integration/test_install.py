@@ -95,7 +95,9 @@ def test_policies():
         line = p.stdout.readline()
         p.terminate()
         err = p.communicate()[1]
-        tap.ok(line.startswith("unix:path=") and "Failed" not in err, "dbus-daemon accepts the installed bus policy", err)
+        # (An unprivileged fd limit warning is not about the policy.)
+        bad = [l for l in err.splitlines() if "fd limit" not in l]
+        tap.ok(line.startswith("unix:path=") and not bad, "dbus-daemon accepts the installed bus policy", err)
     policy = os.path.join(DEST, "usr/share/polkit-1/actions/org.example.Connections.policy")
     r = run(["xmllint", "--noout", "--dtdvalid", "/usr/share/polkit-1/policyconfig-1.dtd", policy])
     tap.ok(r.returncode == 0, "the polkit policy validates against polkit's DTD", r.stderr)
