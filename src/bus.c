@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bus-delete.h"
+#include "bus-export.h"
 #include "config.h"
 #include "util.h"
 #include "ctread.h"
@@ -383,6 +384,10 @@ static const sd_bus_vtable vtable[] = {
 		SD_BUS_ARGS("a{sv}", filter, "a{sv}", options),
 		SD_BUS_RESULT("u", total, "a" CT_RECORD_SIGNATURE, connections),
 		method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Export",
+		SD_BUS_ARGS("a{sv}", filter, "s", format),
+		SD_BUS_RESULT("h", data),
+		method_export, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("GetStatistics",
 		SD_BUS_NO_ARGS,
 		SD_BUS_RESULT("a{st}", statistics),

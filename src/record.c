@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,153 @@ uint64_t ct_record_ident(const struct ct_record *r)
 	h = fnv1a(h, &r->zone, sizeof(r->zone));
 	h = fnv1a(h, &r->t[CT_ORIG], sizeof(r->t[CT_ORIG]));
 	return h;
+}
+
+const char *const ct_record_fields[22] = {
+	"id", "family", "protocol", "state", "status", "src", "dst", "sport", "dport",
+	"reply-src", "reply-dst", "reply-sport", "reply-dport", "timeout", "mark", "zone",
+	"packets", "bytes", "reply-packets", "reply-bytes", "start", "extra",
+};
+
+/* A bounded writer: appends while there is room, remembers overflow. */
+struct out {
+	char *p;
+	size_t len, size;
+	bool full;
+};
+
+static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->p + o->len, o->size - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->size - o->len)
+		o->full = true;
+	else
+		o->len += (size_t)n;
+}
+
+/* Status flags in D-Bus order, joined by sep, each wrapped in quote. */
+static void put_status(struct out *o, const struct ct_record *r, const char *sep, const char *quote)
+{
+	const char *s = "";
+	if (!(r->status & (1u << 1))) {
+		put(o, "%sUNREPLIED%s", quote, quote);
+		s = sep;
+	}
+	for (unsigned bit = 0; bit < CT_STATUS_BITS; bit++)
+		if (r->status & (1u << bit)) {
+			put(o, "%s%s%s%s", s, quote, status_names[bit], quote);
+			s = sep;
+		}
+}
+
+size_t ct_record_json(const struct ct_record *r, char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, false };
+	char pb[4], a[4][46];
+	const char *state = (r->flags & CT_HAS_STATE) ? ct_state_name(r->proto, r->state) : NULL;
+	const struct ct_tuple *t = r->t;
+
+	put(&o, "{\"id\":%u,\"family\":\"%s\",\"protocol\":\"%s\",\"state\":\"%s\",\"status\":[",
+	    r->id, ct_family_name(r->family), ct_proto_name(r->proto, pb), state ? state : "");
+	put_status(&o, r, ",", "\"");
+	put(&o, "],\"src\":\"%s\",\"dst\":\"%s\",\"sport\":%u,\"dport\":%u,"
+	    "\"reply-src\":\"%s\",\"reply-dst\":\"%s\",\"reply-sport\":%u,\"reply-dport\":%u,"
+	    "\"timeout\":%u,\"mark\":%u,\"zone\":%u,\"packets\":%llu,\"bytes\":%llu,"
+	    "\"reply-packets\":%llu,\"reply-bytes\":%llu,\"start\":%llu,\"extra\":{",
+	    ct_addr_str(r->family, t[0].src, a[0]), ct_addr_str(r->family, t[0].dst, a[1]),
+	    t[0].sport, t[0].dport, ct_addr_str(r->family, t[1].src, a[2]),
+	    ct_addr_str(r->family, t[1].dst, a[3]), t[1].sport, t[1].dport, r->timeout, r->mark,
+	    r->zone, (unsigned long long)r->packets[0], (unsigned long long)r->bytes[0],
+	    (unsigned long long)r->packets[1], (unsigned long long)r->bytes[1],
+	    (unsigned long long)(r->start_ns / 1000));
+	const char *sep = "";
+	if (r->flags & CT_HAS_ICMP) {
+		put(&o, "\"icmp-type\":%u,\"icmp-code\":%u,\"icmp-id\":%u", r->icmp_type, r->icmp_code, r->icmp_id);
+		sep = ",";
+	}
+	if (r->flags & CT_HAS_HELPER) {
+		/* Helper names are kernel identifiers ([a-z0-9-]): nothing to escape. */
+		put(&o, "%s\"helper\":\"%s\"", sep, r->helper);
+		sep = ",";
+	}
+	if (r->flags & CT_HAS_USE) {
+		put(&o, "%s\"use\":%u", sep, r->use);
+		sep = ",";
+	}
+	if (r->flags & CT_HAS_LABELS) {
+		const char *ls = "";
+		put(&o, "%s\"labels\":[", sep);
+		for (unsigned bit = 0; bit < 128; bit++)
+			if (r->labels[bit / 8] & (1u << (bit % 8))) {
+				put(&o, "%s\"%u\"", ls, bit);
+				ls = ",";
+			}
+		put(&o, "]");
+	}
+	put(&o, "}}\n");
+	return o.full ? 0 : o.len;
+}
+
+size_t ct_record_csv_header(char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, false };
+	for (int i = 0; i < 22; i++)
+		put(&o, "%s%s", i ? "," : "", ct_record_fields[i]);
+	put(&o, "\n");
+	return o.full ? 0 : o.len;
+}
+
+size_t ct_record_csv(const struct ct_record *r, char *buf, size_t size)
+{
+	struct out o = { buf, 0, size, false };
+	char pb[4], a[4][46];
+	const char *state = (r->flags & CT_HAS_STATE) ? ct_state_name(r->proto, r->state) : NULL;
+	const struct ct_tuple *t = r->t;
+
+	/* No field can hold a comma or a quote: flags are joined with '|',
+	 * extra is key=value pairs joined with ';'. */
+	put(&o, "%u,%s,%s,%s,", r->id, ct_family_name(r->family), ct_proto_name(r->proto, pb),
+	    state ? state : "");
+	put_status(&o, r, "|", "");
+	put(&o, ",%s,%s,%u,%u,%s,%s,%u,%u,%u,%u,%u,%llu,%llu,%llu,%llu,%llu,",
+	    ct_addr_str(r->family, t[0].src, a[0]), ct_addr_str(r->family, t[0].dst, a[1]),
+	    t[0].sport, t[0].dport, ct_addr_str(r->family, t[1].src, a[2]),
+	    ct_addr_str(r->family, t[1].dst, a[3]), t[1].sport, t[1].dport, r->timeout, r->mark,
+	    r->zone, (unsigned long long)r->packets[0], (unsigned long long)r->bytes[0],
+	    (unsigned long long)r->packets[1], (unsigned long long)r->bytes[1],
+	    (unsigned long long)(r->start_ns / 1000));
+	const char *sep = "";
+	if (r->flags & CT_HAS_ICMP) {
+		put(&o, "icmp-type=%u;icmp-code=%u;icmp-id=%u", r->icmp_type, r->icmp_code, r->icmp_id);
+		sep = ";";
+	}
+	if (r->flags & CT_HAS_HELPER) {
+		put(&o, "%shelper=%s", sep, r->helper);
+		sep = ";";
+	}
+	if (r->flags & CT_HAS_USE) {
+		put(&o, "%suse=%u", sep, r->use);
+		sep = ";";
+	}
+	if (r->flags & CT_HAS_LABELS) {
+		const char *ls = "";
+		put(&o, "%slabels=", sep);
+		for (unsigned bit = 0; bit < 128; bit++)
+			if (r->labels[bit / 8] & (1u << (bit % 8))) {
+				put(&o, "%s%u", ls, bit);
+				ls = "|";
+			}
+	}
+	put(&o, "\n");
+	return o.full ? 0 : o.len;
 }
 
 static int append_tuple(sd_bus_message *m, uint8_t family, const struct ct_tuple *t)

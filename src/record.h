@@ -57,5 +57,16 @@ const char *ct_addr_str(uint8_t family, const uint8_t *addr, char buf[46]);
  * original tuple tells entries apart where an id alone cannot. */
 uint64_t ct_record_ident(const struct ct_record *r);
 
+/* The record's field names, in order, as Export's JSON keys and CSV header. */
+extern const char *const ct_record_fields[22];
+
+/* One JSON object (one line, with '\n') or one CSV line of the record into
+ * buf; returns its length, or 0 if buf is too small (CT_TEXT_MAX always fits). */
+#define CT_TEXT_MAX 4096
+size_t ct_record_json(const struct ct_record *r, char *buf, size_t size);
+size_t ct_record_csv(const struct ct_record *r, char *buf, size_t size);
+/* The CSV header line. */
+size_t ct_record_csv_header(char *buf, size_t size);
+
 /* Appends the record as one CT_RECORD_SIGNATURE struct. */
 int ct_record_append(sd_bus_message *m, const struct ct_record *r);

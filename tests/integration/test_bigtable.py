@@ -78,6 +78,16 @@ def test_loop_not_blocked():
                for p, o in zip(procs, outs)), "four concurrent full dumps all count the whole table", outs)
 
 
+def test_export():
+    cdclient = os.environ.get("CD_CDCLIENT") or os.path.join(sandbox.BUILDDIR, "tests", "tools", "cdclient")
+    out = sandbox.run([cdclient, "export", "json"]).stdout
+    ids = sorted(int(m) for m in re.findall(r'^\{"id":(\d+),', out, re.M))
+    tap.eq(len(ids), N_MAIN + N_443, "Export json of the whole table has %d lines" % (N_MAIN + N_443))
+    tap.ok(ids == conntrack_ids(), "and exactly conntrack -L's entries")
+    out = sandbox.run([cdclient, "export", "csv", "dport=q:443"]).stdout
+    tap.eq(len(out.splitlines()), N_443 + 1, "Export csv with a filter: header and %d lines" % N_443)
+
+
 def test_reply_cap():
     # With a page size of 100,000 a full page would be ~25 MiB on the bus; the
     # service cuts replies at its 16 MiB budget and clients page on by count.
@@ -110,6 +120,7 @@ try:
     tap.run(test_deep_sorted_page, recs)
     tap.run(test_kernel_filtered)
     tap.run(test_loop_not_blocked)
+    tap.run(test_export)
     tap.run(test_reply_cap)
     tap.run(test_delete_at_scale)
 finally:

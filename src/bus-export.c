@@ -1,0 +1,162 @@
+#include "bus-export.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "ctread.h"
+#include "log.h"
+#include "record.h"
+
+/* Records are formatted into this buffer and written out when it is full:
+ * one write(2) per ~1,000 records. */
+#define CHUNK (256u << 10)
+
+struct export_call {
+	struct context *ctx;
+	sd_bus_message *m;
+	struct ct_filter filter;
+	struct ct_kfilter kf;
+	struct ct_dump *dump;
+	bool csv;
+	int fd;
+	size_t len;
+	int error;
+	char buf[CHUNK + CT_TEXT_MAX];
+};
+
+static void export_call_free(struct export_call *c)
+{
+	if (!c)
+		return;
+	c->ctx->busy--;
+	ct_dump_free(c->dump);
+	filter_clear(&c->filter);
+	if (c->fd >= 0)
+		close(c->fd);
+	sd_bus_message_unref(c->m);
+	free(c);
+}
+
+static int flush_chunk(struct export_call *c)
+{
+	size_t done = 0;
+	while (done < c->len) {
+		ssize_t n = write(c->fd, c->buf + done, c->len - done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
+	}
+	c->len = 0;
+	return 0;
+}
+
+static int export_record(const struct ct_record *r, void *userdata)
+{
+	struct export_call *c = userdata;
+
+	if (!filter_match(&c->filter, r))
+		return 0;
+	c->len += c->csv ? ct_record_csv(r, c->buf + c->len, CT_TEXT_MAX)
+			 : ct_record_json(r, c->buf + c->len, CT_TEXT_MAX);
+	return c->len >= CHUNK ? flush_chunk(c) : 0;
+}
+
+static void export_done(struct ct_dump *d, int error, void *userdata)
+{
+	struct export_call *c = userdata;
+	int r = error;
+
+	ct_dump_free(c->dump);
+	c->dump = NULL;
+	if (r >= 0)
+		r = flush_chunk(c);
+	/* The reader gets the same open file: start it at the beginning, and seal
+	 * the contents so that nobody can change them under the reader. */
+	if (r >= 0 && lseek(c->fd, 0, SEEK_SET) < 0)
+		r = -errno;
+	if (r >= 0 && fcntl(c->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+		r = -errno;
+	if (r < 0)
+		r = sd_bus_reply_method_errorf(c->m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r));
+	else
+		r = sd_bus_reply_method_return(c->m, "h", c->fd);
+	if (r < 0)
+		log_warn("Could not answer Export: %s", strerror(-r));
+	export_call_free(c);
+}
+
+static void export_run(struct export_call *c)
+{
+	int r;
+
+	c->fd = memfd_create("connectionsd-export", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (c->fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (c->csv)
+		c->len = ct_record_csv_header(c->buf, CT_TEXT_MAX);
+	if (c->kf.empty) {
+		export_done(NULL, 0, c);
+		return;
+	}
+	r = ct_dump_start(c->ctx->event, &c->kf, export_record, export_done, c, &c->dump);
+	if (r >= 0)
+		return;
+fail:
+	sd_bus_reply_method_errorf(c->m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r));
+	export_call_free(c);
+}
+
+static void export_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error, void *userdata)
+{
+	if (authorized) {
+		export_run(userdata);
+		return;
+	}
+	sd_bus_reply_method_error(m, error);
+	export_call_free(userdata);
+}
+
+int method_export(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct context *ctx = userdata;
+	struct export_call *c = calloc(1, sizeof(*c));
+	const char *format;
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->ctx = ctx;
+	ctx->busy++;
+	c->fd = -1;
+	c->m = sd_bus_message_ref(m);
+	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0 ||
+	    (r = sd_bus_message_read_basic(m, 's', &format)) < 0)
+		goto fail;
+	if (strcmp(format, "csv") == 0)
+		c->csv = true;
+	else if (strcmp(format, "json") != 0) {
+		r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+				      "Format '%s' is neither 'json' nor 'csv'", format);
+		goto fail;
+	}
+	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
+	r = auth_check(ctx->auth, m, "org.example.connections.list", export_authorized, c, error);
+	if (r < 0)
+		goto fail;
+	if (r > 0)
+		export_run(c);
+	return 1;
+fail:
+	export_call_free(c);
+	return r;
+}

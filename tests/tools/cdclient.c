@@ -1,0 +1,196 @@
+/* cdclient: a small sd-bus client of connectionsd for tests and benchmarks.
+ *
+ *   cdclient list [--limit N] [--sort KEY] [--max N] [FILTER...]
+ *       pages through List until every match (or --max) is received;
+ *       prints "total T received N pages P"
+ *   cdclient export json|csv [FILTER...]
+ *       writes what Export returns to stdout
+ *   cdclient delete-matching FILTER...
+ *       prints the number deleted
+ *
+ * FILTER is KEY=TYPE:VALUE with TYPE s, q, u, b or as (comma-separated),
+ * e.g. dport=q:443 src=s:10.0.0.0/8 status=as:ASSURED,SEEN_REPLY. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <systemd/sd-bus.h>
+
+#define NAME "org.example.Connections"
+#define PATH "/org/example/Connections"
+#define IFACE "org.example.Connections"
+
+static int append_filter(sd_bus_message *m, int n, char **args)
+{
+	int r = sd_bus_message_open_container(m, 'a', "{sv}");
+	for (int i = 0; r >= 0 && i < n; i++) {
+		char *eq = strchr(args[i], '='), *colon = eq ? strchr(eq, ':') : NULL;
+		if (!eq || !colon) {
+			fprintf(stderr, "cdclient: bad filter '%s'\n", args[i]);
+			exit(2);
+		}
+		*eq = *colon = '\0';
+		const char *key = args[i], *type = eq + 1, *val = colon + 1;
+		if ((r = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
+		    (r = sd_bus_message_append(m, "s", key)) < 0)
+			break;
+		if (strcmp(type, "s") == 0)
+			r = sd_bus_message_append(m, "v", "s", val);
+		else if (strcmp(type, "q") == 0)
+			r = sd_bus_message_append(m, "v", "q", (uint16_t)strtoul(val, NULL, 0));
+		else if (strcmp(type, "u") == 0)
+			r = sd_bus_message_append(m, "v", "u", (uint32_t)strtoul(val, NULL, 0));
+		else if (strcmp(type, "b") == 0)
+			r = sd_bus_message_append(m, "v", "b", strcmp(val, "true") == 0);
+		else if (strcmp(type, "as") == 0) {
+			char *copy = strdup(val), *save = NULL;
+			if ((r = sd_bus_message_open_container(m, 'v', "as")) >= 0 &&
+			    (r = sd_bus_message_open_container(m, 'a', "s")) >= 0) {
+				for (char *t = strtok_r(copy, ",", &save); t && r >= 0; t = strtok_r(NULL, ",", &save))
+					r = sd_bus_message_append(m, "s", t);
+				if (r >= 0 && (r = sd_bus_message_close_container(m)) >= 0)
+					r = sd_bus_message_close_container(m);
+			}
+			free(copy);
+		} else {
+			fprintf(stderr, "cdclient: bad type '%s'\n", type);
+			exit(2);
+		}
+		if (r >= 0)
+			r = sd_bus_message_close_container(m);
+	}
+	return r < 0 ? r : sd_bus_message_close_container(m);
+}
+
+static int call(sd_bus *bus, sd_bus_message *m, sd_bus_message **reply)
+{
+	sd_bus_error e = SD_BUS_ERROR_NULL;
+	int r = sd_bus_call(bus, m, 600 * 1000000ULL, &e, reply);
+	if (r < 0)
+		fprintf(stderr, "cdclient: %s: %s\n", e.name ? e.name : "error", e.message ? e.message : strerror(-r));
+	sd_bus_error_free(&e);
+	return r;
+}
+
+static int do_list(sd_bus *bus, int argc, char **argv)
+{
+	uint32_t limit = 0, offset = 0, total = 0;
+	unsigned long received = 0, pages = 0, max = 0;
+	const char *sort = NULL;
+	int i = 0, r;
+
+	for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+		if (i + 1 >= argc)
+			return -EINVAL;
+		if (strcmp(argv[i], "--limit") == 0)
+			limit = (uint32_t)strtoul(argv[i + 1], NULL, 0);
+		else if (strcmp(argv[i], "--sort") == 0)
+			sort = argv[i + 1];
+		else if (strcmp(argv[i], "--max") == 0)
+			max = strtoul(argv[i + 1], NULL, 0);
+	}
+	do {
+		sd_bus_message *m = NULL, *reply = NULL;
+		if ((r = sd_bus_message_new_method_call(bus, &m, NAME, PATH, IFACE, "List")) < 0 ||
+		    (r = append_filter(m, argc - i, argv + i)) < 0 ||
+		    (r = sd_bus_message_open_container(m, 'a', "{sv}")) < 0 ||
+		    (r = sd_bus_message_append(m, "{sv}", "offset", "u", offset)) < 0 ||
+		    (limit && (r = sd_bus_message_append(m, "{sv}", "limit", "u", limit)) < 0) ||
+		    (sort && (r = sd_bus_message_append(m, "{sv}", "sort", "s", sort)) < 0) ||
+		    (r = sd_bus_message_close_container(m)) < 0 ||
+		    (r = call(bus, m, &reply)) < 0 ||
+		    (r = sd_bus_message_read(reply, "u", &total)) < 0 ||
+		    (r = sd_bus_message_enter_container(reply, 'a', "(tsssasssqqssqquuqttttta{sv})")) < 0) {
+			sd_bus_message_unref(m);
+			sd_bus_message_unref(reply);
+			return r;
+		}
+		unsigned long n = 0;
+		while ((r = sd_bus_message_skip(reply, "(tsssasssqqssqquuqttttta{sv})")) > 0)
+			n++;
+		sd_bus_message_unref(m);
+		sd_bus_message_unref(reply);
+		if (r < 0)
+			return r;
+		received += n;
+		offset += (uint32_t)n;
+		pages++;
+		if (n == 0)
+			break;
+	} while (received < total && (!max || received < max));
+	printf("total %u received %lu pages %lu\n", total, received, pages);
+	return 0;
+}
+
+static int do_export(sd_bus *bus, int argc, char **argv)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	char buf[1 << 16];
+	int fd, r;
+
+	if (argc < 1)
+		return -EINVAL;
+	if ((r = sd_bus_message_new_method_call(bus, &m, NAME, PATH, IFACE, "Export")) < 0 ||
+	    (r = append_filter(m, argc - 1, argv + 1)) < 0 ||
+	    (r = sd_bus_message_append(m, "s", argv[0])) < 0 ||
+	    (r = call(bus, m, &reply)) < 0 ||
+	    (r = sd_bus_message_read(reply, "h", &fd)) < 0)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n <= 0) {
+			r = n < 0 ? -errno : 0;
+			break;
+		}
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
+			r = -EIO;
+			break;
+		}
+	}
+out:
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+static int do_delete_matching(sd_bus *bus, int argc, char **argv)
+{
+	sd_bus_message *m = NULL, *reply = NULL;
+	uint32_t n = 0;
+	int r;
+
+	if ((r = sd_bus_message_new_method_call(bus, &m, NAME, PATH, IFACE, "DeleteMatching")) >= 0 &&
+	    (r = append_filter(m, argc, argv)) >= 0 && (r = call(bus, m, &reply)) >= 0 &&
+	    (r = sd_bus_message_read(reply, "u", &n)) >= 0)
+		printf("%u\n", n);
+	sd_bus_message_unref(m);
+	sd_bus_message_unref(reply);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	sd_bus *bus = NULL;
+	int r;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: cdclient list|export|delete-matching ...\n");
+		return 2;
+	}
+	if ((r = sd_bus_open_system(&bus)) < 0) {
+		fprintf(stderr, "cdclient: cannot connect: %s\n", strerror(-r));
+		return 1;
+	}
+	if (strcmp(argv[1], "list") == 0)
+		r = do_list(bus, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "export") == 0)
+		r = do_export(bus, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "delete-matching") == 0)
+		r = do_delete_matching(bus, argc - 2, argv + 2);
+	else
+		r = -EINVAL;
+	fflush(stdout);
+	sd_bus_flush_close_unref(bus);
+	return r < 0 ? 1 : 0;
+}
