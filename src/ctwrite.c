@@ -11,10 +11,13 @@
 
 #include "log.h"
 
-/* Deletes per sendmsg. Each gets an ack of ~36 bytes (NETLINK_CAP_ACK): a
- * batch's acks fit the receive buffer many times over, so none is lost. */
+/* Deletes per sendmsg. Batched deletes carry no NLM_F_ACK: the kernel
+ * answers only failures, and handles the whole batch inside sendmsg, so all
+ * answers are queued when it returns. Each answer is its own skb (~768 bytes
+ * of receive buffer accounting): the 4 MiB buffer holds 20 batches of them. */
 #define BATCH_MAX 256
 #define MSG_MAX 160
+#define RCVBUF (4 << 20)
 
 struct ct_batch {
 	struct mnl_socket *nl;
@@ -28,10 +31,12 @@ struct ct_batch {
 static int open_socket(struct mnl_socket **ret)
 {
 	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	int one = 1, r;
+	int one = 1, size = RCVBUF, r;
 
 	if (!nl)
 		return -errno;
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one)) < 0) {
 		r = -errno;
@@ -81,7 +86,7 @@ static struct nlmsghdr *put_delete(char *buf, const struct ct_record *r, bool wi
 	bool icmp = r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_flags = NLM_F_REQUEST;   /* failures are answered anyway */
 	nlh->nlmsg_seq = seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
 	nfg->nfgen_family = r->family;
@@ -118,20 +123,22 @@ static struct nlmsghdr *put_delete(char *buf, const struct ct_record *r, bool wi
 }
 
 
-/* Reads the answers to the queued deletes. The kernel handles the whole batch
- * inside sendmsg, so every answer is already waiting. */
-static int read_acks(struct ct_batch *b)
+/* Reads the failures of the batch just sent (all queued by now); every
+ * delete not answered with a failure succeeded. */
+static int read_failures(struct ct_batch *b)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	unsigned acks = 0;
+	unsigned failed = 0;
 
-	while (acks < b->queued) {
+	for (;;) {
 		ssize_t n = recv(mnl_socket_get_fd(b->nl), buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			/* EAGAIN: answers missing (should not happen); ENOBUFS: some lost. */
-			log_warn("conntrack delete: %u of %u answers read: %m", acks, b->queued);
+			if (errno == EAGAIN)
+				break;
+			/* ENOBUFS: answers were lost, so the count would be a guess. */
+			log_warn("conntrack delete: reading the answers failed: %m");
 			return -errno;
 		}
 		int len = (int)n;
@@ -140,15 +147,16 @@ static int read_acks(struct ct_batch *b)
 			if (h->nlmsg_type != NLMSG_ERROR)
 				continue;
 			const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
-			acks++;
 			if (e->error == 0)
-				b->deleted++;
-			else if (e->error == -ENOENT)
+				continue;
+			failed++;
+			if (e->error == -ENOENT)
 				b->vanished++;   /* gone meanwhile (or the id changed): not ours to count */
 			else if (!b->error)
 				b->error = e->error;
 		}
 	}
+	b->deleted += b->queued - (failed < b->queued ? failed : b->queued);
 	return 0;
 }
 
@@ -161,7 +169,7 @@ int ct_batch_flush(struct ct_batch *b)
 	if (mnl_socket_sendto(b->nl, b->buf, b->len) < 0)
 		r = -errno;
 	else
-		r = read_acks(b);
+		r = read_failures(b);
 	b->queued = 0;
 	b->len = 0;
 	return r < 0 ? r : b->error;

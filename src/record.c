@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,144 +127,187 @@ const char *const ct_record_fields[22] = {
 	"packets", "bytes", "reply-packets", "reply-bytes", "start", "extra",
 };
 
-/* A bounded writer: appends while there is room, remembers overflow. */
+/* A bounded writer: appends while there is room, remembers overflow.
+ * Export formats every entry of the table, so no printf here. */
 struct out {
 	char *p;
 	size_t len, size;
 	bool full;
 };
 
-static void put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct out *o, const char *fmt, ...)
+static void w_raw(struct out *o, const char *s, size_t n)
 {
-	va_list ap;
-	int n;
-
-	if (o->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(o->p + o->len, o->size - o->len, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= o->size - o->len)
+	if (o->full || n > o->size - o->len) {
 		o->full = true;
-	else
-		o->len += (size_t)n;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+static void w_str(struct out *o, const char *s)
+{
+	w_raw(o, s, strlen(s));
+}
+
+static void w_u64(struct out *o, uint64_t v)
+{
+	char tmp[20];
+	size_t i = sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	w_raw(o, tmp + i, sizeof(tmp) - i);
+}
+
+static void w_addr(struct out *o, uint8_t family, const uint8_t *a)
+{
+	char buf[46];
+	if (family == AF_INET6) {
+		w_str(o, ct_addr_str(family, a, buf));
+		return;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (i)
+			w_raw(o, ".", 1);
+		w_u64(o, a[i]);
+	}
 }
 
 /* Status flags in D-Bus order, joined by sep, each wrapped in quote. */
-static void put_status(struct out *o, const struct ct_record *r, const char *sep, const char *quote)
+static void w_status(struct out *o, const struct ct_record *r, const char *sep, const char *quote)
 {
 	const char *s = "";
 	if (!(r->status & (1u << 1))) {
-		put(o, "%sUNREPLIED%s", quote, quote);
+		w_str(o, quote); w_str(o, "UNREPLIED"); w_str(o, quote);
 		s = sep;
 	}
 	for (unsigned bit = 0; bit < CT_STATUS_BITS; bit++)
 		if (r->status & (1u << bit)) {
-			put(o, "%s%s%s%s", s, quote, status_names[bit], quote);
+			w_str(o, s); w_str(o, quote); w_str(o, status_names[bit]); w_str(o, quote);
 			s = sep;
 		}
+}
+
+/* The fields both formats share, from src to start; `q` quotes strings. */
+static void w_body(struct out *o, const struct ct_record *r, bool json)
+{
+	static const char *const json_keys[] = {
+		"\"src\":\"", "\",\"dst\":\"", "\",\"sport\":", ",\"dport\":", ",\"reply-src\":\"",
+		"\",\"reply-dst\":\"", "\",\"reply-sport\":", ",\"reply-dport\":", ",\"timeout\":",
+		",\"mark\":", ",\"zone\":", ",\"packets\":", ",\"bytes\":", ",\"reply-packets\":",
+		",\"reply-bytes\":", ",\"start\":",
+	};
+	static const char *const csv_keys[] = {
+		"", ",", ",", ",", ",", ",", ",", ",", ",", ",", ",", ",", ",", ",", ",", ",",
+	};
+	const char *const *k = json ? json_keys : csv_keys;
+	const struct ct_tuple *t = r->t;
+
+	w_str(o, k[0]); w_addr(o, r->family, t[0].src);
+	w_str(o, k[1]); w_addr(o, r->family, t[0].dst);
+	w_str(o, k[2]); w_u64(o, t[0].sport);
+	w_str(o, k[3]); w_u64(o, t[0].dport);
+	w_str(o, k[4]); w_addr(o, r->family, t[1].src);
+	w_str(o, k[5]); w_addr(o, r->family, t[1].dst);
+	w_str(o, k[6]); w_u64(o, t[1].sport);
+	w_str(o, k[7]); w_u64(o, t[1].dport);
+	w_str(o, k[8]); w_u64(o, r->timeout);
+	w_str(o, k[9]); w_u64(o, r->mark);
+	w_str(o, k[10]); w_u64(o, r->zone);
+	w_str(o, k[11]); w_u64(o, r->packets[0]);
+	w_str(o, k[12]); w_u64(o, r->bytes[0]);
+	w_str(o, k[13]); w_u64(o, r->packets[1]);
+	w_str(o, k[14]); w_u64(o, r->bytes[1]);
+	w_str(o, k[15]); w_u64(o, r->start_ns / 1000);
+}
+
+/* extra: JSON members, or CSV key=value pairs joined by ';'. */
+static void w_extra(struct out *o, const struct ct_record *r, bool json)
+{
+	const char *sep = "", *next = json ? "," : ";";
+	const char *kq = json ? "\"" : "", *kv = json ? "\":" : "=";
+
+#define KEY(name) do { w_str(o, sep); w_str(o, kq); w_str(o, name); w_str(o, kv); sep = next; } while (0)
+	if (r->flags & CT_HAS_ICMP) {
+		KEY("icmp-type"); w_u64(o, r->icmp_type);
+		KEY("icmp-code"); w_u64(o, r->icmp_code);
+		KEY("icmp-id"); w_u64(o, r->icmp_id);
+	}
+	if (r->flags & CT_HAS_HELPER) {
+		/* Helper names are kernel identifiers ([a-z0-9-]): nothing to escape. */
+		KEY("helper"); w_str(o, kq); w_str(o, r->helper); w_str(o, kq);
+	}
+	if (r->flags & CT_HAS_USE) {
+		KEY("use"); w_u64(o, r->use);
+	}
+	if (r->flags & CT_HAS_LABELS) {
+		const char *ls = "";
+		KEY("labels");
+		if (json)
+			w_str(o, "[");
+		for (unsigned bit = 0; bit < 128; bit++)
+			if (r->labels[bit / 8] & (1u << (bit % 8))) {
+				w_str(o, ls); w_str(o, kq); w_u64(o, bit); w_str(o, kq);
+				ls = json ? "," : "|";
+			}
+		if (json)
+			w_str(o, "]");
+	}
+#undef KEY
 }
 
 size_t ct_record_json(const struct ct_record *r, char *buf, size_t size)
 {
 	struct out o = { buf, 0, size, false };
-	char pb[4], a[4][46];
+	char pb[4];
 	const char *state = (r->flags & CT_HAS_STATE) ? ct_state_name(r->proto, r->state) : NULL;
-	const struct ct_tuple *t = r->t;
 
-	put(&o, "{\"id\":%u,\"family\":\"%s\",\"protocol\":\"%s\",\"state\":\"%s\",\"status\":[",
-	    r->id, ct_family_name(r->family), ct_proto_name(r->proto, pb), state ? state : "");
-	put_status(&o, r, ",", "\"");
-	put(&o, "],\"src\":\"%s\",\"dst\":\"%s\",\"sport\":%u,\"dport\":%u,"
-	    "\"reply-src\":\"%s\",\"reply-dst\":\"%s\",\"reply-sport\":%u,\"reply-dport\":%u,"
-	    "\"timeout\":%u,\"mark\":%u,\"zone\":%u,\"packets\":%llu,\"bytes\":%llu,"
-	    "\"reply-packets\":%llu,\"reply-bytes\":%llu,\"start\":%llu,\"extra\":{",
-	    ct_addr_str(r->family, t[0].src, a[0]), ct_addr_str(r->family, t[0].dst, a[1]),
-	    t[0].sport, t[0].dport, ct_addr_str(r->family, t[1].src, a[2]),
-	    ct_addr_str(r->family, t[1].dst, a[3]), t[1].sport, t[1].dport, r->timeout, r->mark,
-	    r->zone, (unsigned long long)r->packets[0], (unsigned long long)r->bytes[0],
-	    (unsigned long long)r->packets[1], (unsigned long long)r->bytes[1],
-	    (unsigned long long)(r->start_ns / 1000));
-	const char *sep = "";
-	if (r->flags & CT_HAS_ICMP) {
-		put(&o, "\"icmp-type\":%u,\"icmp-code\":%u,\"icmp-id\":%u", r->icmp_type, r->icmp_code, r->icmp_id);
-		sep = ",";
-	}
-	if (r->flags & CT_HAS_HELPER) {
-		/* Helper names are kernel identifiers ([a-z0-9-]): nothing to escape. */
-		put(&o, "%s\"helper\":\"%s\"", sep, r->helper);
-		sep = ",";
-	}
-	if (r->flags & CT_HAS_USE) {
-		put(&o, "%s\"use\":%u", sep, r->use);
-		sep = ",";
-	}
-	if (r->flags & CT_HAS_LABELS) {
-		const char *ls = "";
-		put(&o, "%s\"labels\":[", sep);
-		for (unsigned bit = 0; bit < 128; bit++)
-			if (r->labels[bit / 8] & (1u << (bit % 8))) {
-				put(&o, "%s\"%u\"", ls, bit);
-				ls = ",";
-			}
-		put(&o, "]");
-	}
-	put(&o, "}}\n");
+	w_str(&o, "{\"id\":"); w_u64(&o, r->id);
+	w_str(&o, ",\"family\":\""); w_str(&o, ct_family_name(r->family));
+	w_str(&o, "\",\"protocol\":\""); w_str(&o, ct_proto_name(r->proto, pb));
+	w_str(&o, "\",\"state\":\""); w_str(&o, state ? state : "");
+	w_str(&o, "\",\"status\":[");
+	w_status(&o, r, ",", "\"");
+	w_str(&o, "],");
+	w_body(&o, r, true);
+	w_str(&o, ",\"extra\":{");
+	w_extra(&o, r, true);
+	w_str(&o, "}}\n");
 	return o.full ? 0 : o.len;
 }
 
 size_t ct_record_csv_header(char *buf, size_t size)
 {
 	struct out o = { buf, 0, size, false };
-	for (int i = 0; i < 22; i++)
-		put(&o, "%s%s", i ? "," : "", ct_record_fields[i]);
-	put(&o, "\n");
+	for (int i = 0; i < 22; i++) {
+		if (i)
+			w_str(&o, ",");
+		w_str(&o, ct_record_fields[i]);
+	}
+	w_str(&o, "\n");
 	return o.full ? 0 : o.len;
 }
 
 size_t ct_record_csv(const struct ct_record *r, char *buf, size_t size)
 {
 	struct out o = { buf, 0, size, false };
-	char pb[4], a[4][46];
+	char pb[4];
 	const char *state = (r->flags & CT_HAS_STATE) ? ct_state_name(r->proto, r->state) : NULL;
-	const struct ct_tuple *t = r->t;
 
 	/* No field can hold a comma or a quote: flags are joined with '|',
 	 * extra is key=value pairs joined with ';'. */
-	put(&o, "%u,%s,%s,%s,", r->id, ct_family_name(r->family), ct_proto_name(r->proto, pb),
-	    state ? state : "");
-	put_status(&o, r, "|", "");
-	put(&o, ",%s,%s,%u,%u,%s,%s,%u,%u,%u,%u,%u,%llu,%llu,%llu,%llu,%llu,",
-	    ct_addr_str(r->family, t[0].src, a[0]), ct_addr_str(r->family, t[0].dst, a[1]),
-	    t[0].sport, t[0].dport, ct_addr_str(r->family, t[1].src, a[2]),
-	    ct_addr_str(r->family, t[1].dst, a[3]), t[1].sport, t[1].dport, r->timeout, r->mark,
-	    r->zone, (unsigned long long)r->packets[0], (unsigned long long)r->bytes[0],
-	    (unsigned long long)r->packets[1], (unsigned long long)r->bytes[1],
-	    (unsigned long long)(r->start_ns / 1000));
-	const char *sep = "";
-	if (r->flags & CT_HAS_ICMP) {
-		put(&o, "icmp-type=%u;icmp-code=%u;icmp-id=%u", r->icmp_type, r->icmp_code, r->icmp_id);
-		sep = ";";
-	}
-	if (r->flags & CT_HAS_HELPER) {
-		put(&o, "%shelper=%s", sep, r->helper);
-		sep = ";";
-	}
-	if (r->flags & CT_HAS_USE) {
-		put(&o, "%suse=%u", sep, r->use);
-		sep = ";";
-	}
-	if (r->flags & CT_HAS_LABELS) {
-		const char *ls = "";
-		put(&o, "%slabels=", sep);
-		for (unsigned bit = 0; bit < 128; bit++)
-			if (r->labels[bit / 8] & (1u << (bit % 8))) {
-				put(&o, "%s%u", ls, bit);
-				ls = "|";
-			}
-	}
-	put(&o, "\n");
+	w_u64(&o, r->id); w_str(&o, ",");
+	w_str(&o, ct_family_name(r->family)); w_str(&o, ",");
+	w_str(&o, ct_proto_name(r->proto, pb)); w_str(&o, ",");
+	w_str(&o, state ? state : ""); w_str(&o, ",");
+	w_status(&o, r, "|", "");
+	w_str(&o, ",");
+	w_body(&o, r, false);
+	w_str(&o, ",");
+	w_extra(&o, r, false);
+	w_str(&o, "\n");
 	return o.full ? 0 : o.len;
 }
 

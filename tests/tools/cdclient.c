@@ -25,13 +25,15 @@ static int append_filter(sd_bus_message *m, int n, char **args)
 {
 	int r = sd_bus_message_open_container(m, 'a', "{sv}");
 	for (int i = 0; r >= 0 && i < n; i++) {
-		char *eq = strchr(args[i], '='), *colon = eq ? strchr(eq, ':') : NULL;
+		char arg[256];   /* a copy: every page appends the filter again */
+		snprintf(arg, sizeof(arg), "%s", args[i]);
+		char *eq = strchr(arg, '='), *colon = eq ? strchr(eq, ':') : NULL;
 		if (!eq || !colon) {
 			fprintf(stderr, "cdclient: bad filter '%s'\n", args[i]);
 			exit(2);
 		}
 		*eq = *colon = '\0';
-		const char *key = args[i], *type = eq + 1, *val = colon + 1;
+		const char *key = arg, *type = eq + 1, *val = colon + 1;
 		if ((r = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
 		    (r = sd_bus_message_append(m, "s", key)) < 0)
 			break;

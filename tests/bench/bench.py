@@ -1,0 +1,154 @@
+#!/usr/bin/python3
+"""connectionsd against conntrack-tools, side by side in one run.
+
+Builds a sandbox table of N entries (200,000 by default; 1,000,000 when the
+host's nf_conntrack_max allows), then times each pair alternately, R times,
+and prints medians, ratios and the targets of issue 7. Clients: cdclient
+(sd-bus, discards what it receives) and conntrack(8) with output to
+/dev/null."""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+import sandbox  # noqa: E402
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--entries", type=int, default=0, help="table size (default 200000, 1000000 if allowed)")
+ap.add_argument("--reps", type=int, default=5)
+ap.add_argument("--out", default=os.path.join(sandbox.BUILDDIR, "bench-results.md"))
+args = ap.parse_args()
+
+sandbox.enter_namespaces()
+TOOLS = os.path.join(sandbox.BUILDDIR, "tests", "tools")
+CTFILL, CDCLIENT, CDWATCH = (os.path.join(TOOLS, t) for t in ("ctfill", "cdclient", "cdwatch"))
+MAX = int(open("/proc/sys/net/netfilter/nf_conntrack_max").read())
+N = args.entries or (1000000 if MAX >= 1050000 else 200000)
+if N > MAX * 0.95:
+    sys.exit("bench: %d entries do not fit nf_conntrack_max=%d" % (N, MAX))
+QUARTER = N // 4
+rows = []
+
+
+def sh(cmd):
+    return subprocess.run(cmd, shell=isinstance(cmd, str), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, check=True)
+
+
+def build():
+    """N entries: 3/4 to 10.128.0.1, 1/4 to 10.129.0.1 (DeleteMatching's
+    quarter); 1,000 of them to port 8443 (the exact tuple filter)."""
+    sh("conntrack -F 2>/dev/null || true")
+    sh([CTFILL, str(N - QUARTER - 1000), "--src", "10.64.0.0", "--dst", "10.128.0.1"])
+    sh([CTFILL, str(QUARTER), "--src", "10.96.0.0", "--dst", "10.129.0.1"])
+    sh([CTFILL, "1000", "--src", "10.99.0.0", "--dst", "10.128.0.1", "--dport", "8443"])
+
+
+def timed(cmd):
+    t0 = time.monotonic()
+    sh(cmd)
+    return time.monotonic() - t0
+
+
+def pair(name, ours, theirs, target, rebuild=False):
+    a, b = [], []
+    for _ in range(args.reps):
+        for cmd, acc in ((ours, a), (theirs, b)):
+            if rebuild:
+                build()
+            acc.append(timed(cmd))
+    ma, mb = statistics.median(a), statistics.median(b)
+    ratio = ma / mb
+    rows.append((name, "%.3f s" % ma, "%.3f s" % mb, "%.2f×" % ratio,
+                 "≤ %.2f×" % target, "yes" if ratio <= target else "**no**"))
+    print("%-48s %8.3f s %8.3f s %6.2f×  target ≤ %.2f×" % (name, ma, mb, ratio, target), flush=True)
+
+
+def rss(pid, key):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def peak_during(pid, cmd):
+    with open("/proc/%d/clear_refs" % pid, "w") as f:
+        f.write("5\n")   # resets VmHWM
+    sh(cmd)
+    return rss(pid, "VmHWM")
+
+
+def cpu(pid):
+    f = open("/proc/%d/stat" % pid).read().split(")")[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+sb = sandbox.Sandbox().start(polkit=False)
+try:
+    pid = sb.service.pid
+    time.sleep(0.5)
+    idle = rss(pid, "VmRSS")
+    build()
+    print("table: %d entries; %d repetitions, alternating; medians\n" % (N, args.reps), flush=True)
+    ct = "conntrack -L >/dev/null 2>&1"
+    pair("1. all entries through List pages", [CDCLIENT, "list"], ct, 1.5)
+    pair("2. all entries through Export (json)", "%s export json >/dev/null" % CDCLIENT, ct, 0.5)
+    pair("3. List, exact tuple (tcp dport 8443)",
+         [CDCLIENT, "list", "family=s:ipv4", "protocol=s:tcp", "dport=q:8443"],
+         "conntrack -L -p tcp --dport 8443 >/dev/null 2>&1", 0.15)
+    pair("4. List, CIDR (src 10.96.0.0/16)", [CDCLIENT, "list", "src=s:10.96.0.0/16"],
+         "conntrack -L -s 10.96.0.0/16 >/dev/null 2>&1", 1.0)
+    pair("5. first 100 sorted by bytes vs full conntrack -L",
+         [CDCLIENT, "list", "--sort", "bytes", "--limit", "100", "--max", "100"], ct, 1.0)
+    pair("6. DeleteMatching 25%% (dst 10.129.0.1)", [CDCLIENT, "delete-matching", "dst=s:10.129.0.1"],
+         "conntrack -D -d 10.129.0.1 >/dev/null 2>&1", 0.3, rebuild=True)
+    pair("7. Flush", "gdbus call --system --dest %s --object-path %s --method %s.Flush >/dev/null" %
+         (sandbox.NAME, sandbox.PATH, sandbox.IFACE), "conntrack -F >/dev/null 2>&1", 1.1, rebuild=True)
+
+    build()
+    need = N * 190 / 2**20   # what the returned data needs in the service, at most (records of a page)
+    p_list = peak_during(pid, [CDCLIENT, "list"])
+    p_export = peak_during(pid, "%s export json >/dev/null" % CDCLIENT)
+    p_sorted = peak_during(pid, [CDCLIENT, "list", "--sort", "bytes"])
+    print("\n8. service RSS: idle %.1f MiB; peak during List pages %.1f MiB, Export %.1f MiB, "
+          "sorted List pages %.1f MiB" % (idle, p_list, p_export, p_sorted), flush=True)
+
+    sh("conntrack -F")
+    w = sandbox.popen([CDWATCH, "--seconds", "13"], stdout=subprocess.PIPE, text=True)
+    w.stdout.readline()
+    c0, t0 = cpu(pid), time.monotonic()
+    for i in range(10):
+        s = time.monotonic()
+        sh([CTFILL, "20000", "--first", str(i * 20000), "--src", "10.32.0.0", "--timeout", "60"])
+        time.sleep(max(0, 1 - (time.monotonic() - s)))
+    wall = time.monotonic() - t0
+    time.sleep(1.5)
+    used = cpu(pid) - c0
+    out = w.communicate()[0]
+    sig = [l.split() for l in out.splitlines() if l.startswith("changed")]
+    new, lost = sum(int(s[2]) for s in sig), sum(1 for s in sig if s[5] == "1")
+    cpu_pct = 100 * used / wall
+    print("9. event flood, 20,000 new/s for 10 s, one subscriber: %.1f%% of one core; %d of 200000 "
+          "counted, %d signals with lost=true" % (cpu_pct, new, lost), flush=True)
+
+    with open(args.out, "w") as f:
+        f.write("Table of %d entries, %d repetitions alternating, medians (%s, %d cores).\n\n" %
+                (N, args.reps, time.strftime("%Y-%m-%d"), os.cpu_count()))
+        f.write("| measurement | connectionsd | conntrack-tools | ratio | target | met |\n|---|---|---|---|---|---|\n")
+        for r in rows:
+            f.write("| %s |\n" % " | ".join(r))
+        f.write("| 8. idle RSS | %.1f MiB | | | ≤ 4 MiB | %s |\n" % (idle, "yes" if idle <= 4 else "**no**"))
+        for name, v in (("List pages", p_list), ("Export", p_export), ("sorted List pages", p_sorted)):
+            f.write("| 8. peak RSS during %s | %.1f MiB | | | ≤ 24 MiB + data | %s |\n" %
+                    (name, v, "yes" if v <= 24 + need else "**no**"))
+        f.write("| 9. CPU at 20,000 new/s, one subscriber | %.1f%% of a core | | | ≤ 15%% | %s |\n" %
+                (cpu_pct, "yes" if cpu_pct <= 15 else "**no**"))
+        f.write("| 9. events counted / lost | %d of 200,000 / %d signals lost=true | | | no undetected loss | %s |\n" %
+                (new, lost, "yes" if new == 200000 or lost else "**no**"))
+    print("\nwritten to %s" % args.out)
+finally:
+    sb.stop()
