@@ -104,7 +104,7 @@ try:
          "conntrack -L -s 10.96.0.0/16 >/dev/null 2>&1", 1.0)
     pair("5. first 100 sorted by bytes vs full conntrack -L",
          [CDCLIENT, "list", "--sort", "bytes", "--limit", "100", "--max", "100"], ct, 1.0)
-    pair("6. DeleteMatching 25%% (dst 10.129.0.1)", [CDCLIENT, "delete-matching", "dst=s:10.129.0.1"],
+    pair("6. DeleteMatching 25% (dst 10.129.0.1)", [CDCLIENT, "delete-matching", "dst=s:10.129.0.1"],
          "conntrack -D -d 10.129.0.1 >/dev/null 2>&1", 0.3, rebuild=True)
     pair("7. Flush", "gdbus call --system --dest %s --object-path %s --method %s.Flush >/dev/null" %
          (sandbox.NAME, sandbox.PATH, sandbox.IFACE), "conntrack -F >/dev/null 2>&1", 1.1, rebuild=True)
