@@ -9,6 +9,7 @@
 #include "log.h"
 
 struct auth {
+	struct limits *limits;
 	PolkitAuthority *authority;
 	uid_t self;
 	unsigned pending;
@@ -23,13 +24,14 @@ struct check {
 	void *userdata;
 };
 
-int auth_new(struct auth **ret)
+int auth_new(struct limits *limits, struct auth **ret)
 {
 	struct auth *a = calloc(1, sizeof(*a));
 	g_autoptr(GError) err = NULL;
 
 	if (!a)
 		return -ENOMEM;
+	a->limits = limits;
 	a->self = geteuid();
 	/* The proxy follows polkitd coming and going on the bus; if even the
 	 * proxy cannot be had, every non-root caller is denied. */
@@ -57,6 +59,7 @@ unsigned auth_pending(const struct auth *a)
 static void check_free(struct check *c)
 {
 	c->auth->pending--;
+	limits_release(c->auth->limits, sd_bus_message_get_sender(c->m), LIMIT_AUTH);
 	sd_bus_message_unref(c->m);
 	free(c->action);
 	free(c);
@@ -115,9 +118,12 @@ int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_
 		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
 					 "Authorization of %s is not possible: polkit is unavailable", action);
 
+	if ((r = limits_acquire(a->limits, sd_bus_message_get_sender(m), LIMIT_AUTH, error)) < 0)
+		return r;
 	struct check *c = calloc(1, sizeof(*c));
 	if (!c || !(c->action = strdup(action))) {
 		free(c);
+		limits_release(a->limits, sd_bus_message_get_sender(m), LIMIT_AUTH);
 		return -ENOMEM;
 	}
 	c->auth = a;

@@ -4,6 +4,7 @@
  * including an absent polkitd, is a denial. */
 #pragma once
 #include <systemd/sd-bus.h>
+#include "reslimits.h"
 
 struct auth;
 
@@ -12,7 +13,8 @@ struct auth;
 typedef void (*auth_done_fn)(sd_bus_message *m, int authorized, const sd_bus_error *error,
 			     void *userdata);
 
-int auth_new(struct auth **ret);
+/* limits bounds the polkit checks pending per caller and in total. */
+int auth_new(struct limits *limits, struct auth **ret);
 void auth_free(struct auth *a);
 
 /* Returns 1 when the caller is authorized right away (done is not called),

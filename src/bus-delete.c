@@ -28,6 +28,7 @@ struct del_call {
 	struct ct_batch *batch;
 	unsigned found;           /* Delete by id: entries carrying the id */
 	struct ct_record target;
+	bool counted;             /* holds a LIMIT_WORK unit */
 };
 
 static void del_call_free(struct del_call *c)
@@ -35,6 +36,8 @@ static void del_call_free(struct del_call *c)
 	if (!c)
 		return;
 	c->ctx->busy--;
+	if (c->counted)
+		limits_release(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK);
 	ct_dump_free(c->dump);
 	ct_batch_free(c->batch);
 	filter_clear(&c->filter);
@@ -97,6 +100,17 @@ static void finish(struct del_call *c, int error, const char *error_name, const 
 	if (r < 0)
 		log_warn("Could not answer %s: %s", c->method, strerror(-r));
 	del_call_free(c);
+}
+
+/* A work slot for the authorized call; on refusal the call is answered,
+ * audited and freed. */
+static bool start_work(struct del_call *c)
+{
+	if ((c->counted = bus_start_work(c->ctx, c->m)))
+		return true;
+	audit_record(c->m, &c->who, c->method, SD_BUS_ERROR_LIMITS_EXCEEDED, 0);
+	del_call_free(c);
+	return false;
 }
 
 /* Authorizes, then runs c with run(); owns c from here on. */
@@ -164,6 +178,9 @@ static void delete_run(struct del_call *c)
 	struct ct_kfilter all = { 0 };
 	int r;
 
+	if (!start_work(c))
+		return;
+
 	if (!c->spec.by_id) {
 		delete_now(c, &c->spec.rec, c->spec.has_id);
 		return;
@@ -223,6 +240,9 @@ static void matching_done(struct ct_dump *d, int error, void *userdata)
 static void matching_run(struct del_call *c)
 {
 	int r;
+
+	if (!start_work(c))
+		return;
 
 	if (c->kf.empty) {
 		finish(c, 0, NULL, NULL, 0);
@@ -298,6 +318,9 @@ static void flush_done(GObject *source, GAsyncResult *result, gpointer userdata)
 
 static void flush_run(struct del_call *c)
 {
+
+	if (!start_work(c))
+		return;
 	GTask *task = g_task_new(NULL, NULL, flush_done, c);
 	g_task_run_in_thread(task, flush_thread);
 	g_object_unref(task);

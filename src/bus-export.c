@@ -26,6 +26,7 @@ struct export_call {
 	int fd;
 	size_t len;
 	int error;
+	bool counted;   /* holds a LIMIT_WORK unit */
 	char buf[CHUNK + CT_TEXT_MAX];
 };
 
@@ -34,6 +35,8 @@ static void export_call_free(struct export_call *c)
 	if (!c)
 		return;
 	c->ctx->busy--;
+	if (c->counted)
+		limits_release(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK);
 	ct_dump_free(c->dump);
 	filter_clear(&c->filter);
 	if (c->fd >= 0)
@@ -97,6 +100,10 @@ static void export_run(struct export_call *c)
 {
 	int r;
 
+	if (!(c->counted = bus_start_work(c->ctx, c->m))) {
+		export_call_free(c);
+		return;
+	}
 	c->fd = memfd_create("connectionsd-export", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (c->fd < 0) {
 		r = -errno;

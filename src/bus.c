@@ -46,6 +46,7 @@ struct list_call {
 	struct page page;
 	struct ct_dump *dump;
 	bool second_pass;
+	bool counted;   /* holds a LIMIT_WORK unit */
 };
 
 static void list_call_free(struct list_call *c)
@@ -53,6 +54,8 @@ static void list_call_free(struct list_call *c)
 	if (!c)
 		return;
 	c->ctx->busy--;
+	if (c->counted)
+		limits_release(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK);
 	ct_dump_free(c->dump);
 	page_free(&c->page);
 	filter_clear(&c->filter);
@@ -208,6 +211,10 @@ static void list_run(struct list_call *c)
 {
 	int r;
 
+	if (!(c->counted = bus_start_work(c->ctx, c->m))) {
+		list_call_free(c);
+		return;
+	}
 	page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse,
 		  PAGE_KEEP_MAX);
 	if (c->kf.empty) {
@@ -433,6 +440,18 @@ int bus_add_object(struct context *ctx)
 	if (r < 0)
 		return r;
 	return sd_bus_add_object_vtable(ctx->bus, NULL, BUS_PATH, BUS_INTERFACE, vtable, ctx);
+}
+
+bool bus_start_work(struct context *ctx, sd_bus_message *m)
+{
+	sd_bus_error error = SD_BUS_ERROR_NULL;
+
+	if (limits_acquire(ctx->limits, sd_bus_message_get_sender(m), LIMIT_WORK, &error) >= 0)
+		return true;
+	if (sd_bus_reply_method_error(m, &error) < 0)
+		log_warn("Could not answer a call refused by a limit");
+	sd_bus_error_free(&error);
+	return false;
 }
 
 bool bus_idle(const struct context *ctx)

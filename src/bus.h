@@ -15,6 +15,7 @@ struct context {
 	sd_bus *bus;
 	sd_event *event;
 	struct auth *auth;
+	struct limits *limits;
 	struct events *events;
 	struct filter_env filter_env;   /* addrwatch, for 'interface' and 'stale' */
 	struct ct_kcaps caps;
@@ -25,5 +26,9 @@ struct context {
 };
 
 int bus_add_object(struct context *ctx);
+/* Takes a work slot (LIMIT_WORK) for an authorized call about to run. On
+ * refusal it answers the call with LimitsExceeded and returns false. */
+bool bus_start_work(struct context *ctx, sd_bus_message *m);
+
 /* Whether nothing is going on: no call in progress, no polkit check, no subscriber. */
 bool bus_idle(const struct context *ctx);

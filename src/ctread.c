@@ -175,6 +175,11 @@ int ct_dump_start(sd_event *e, const struct ct_kfilter *kf, ct_dump_record_fn on
 	r = sd_event_add_io(e, &d->io, mnl_socket_get_fd(d->nl), EPOLLIN, io_cb, d);
 	if (r < 0)
 		goto fail;
+	/* Bulk work yields to the bus: every queued call is read (and a small one
+	 * answered) before a dump takes its next slice. */
+	r = sd_event_source_set_priority(d->io, SD_EVENT_PRIORITY_IDLE);
+	if (r < 0)
+		goto fail;
 	*ret = d;
 	return 0;
 fail:

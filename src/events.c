@@ -202,6 +202,9 @@ int events_subscribe(struct events *ev, sd_bus_message *m, sd_bus_error *error)
 
 	if (sd_bus_track_contains(ev->subscribers, sender))
 		return sd_bus_error_setf(error, ERROR_ALREADY, "%s is already subscribed", sender);
+	if (events_subscribers(ev) >= ev->cfg.max_subscribers)
+		return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+					 "Too many subscribers (%u)", ev->cfg.max_subscribers);
 	if (events_subscribers(ev) == 0)
 		reset_counts(ev);   /* a first subscriber starts from now */
 	/* sd_bus_track drops the name when its owner leaves the bus. */

@@ -16,6 +16,7 @@ struct events;
 struct events_config {
 	uint32_t interval_ms;   /* at most one signal per interval */
 	uint32_t rcvbuf;        /* event socket receive buffer, bytes */
+	uint32_t max_subscribers;
 };
 
 int events_new(sd_event *e, sd_bus *bus, const struct events_config *cfg, struct events **ret);

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "ctread.h"
 #include "log.h"
+#include "reslimits.h"
 
 #define PAGE_SIZE_DEFAULT 10000
 #define PAGE_SIZE_MAX 100000
@@ -90,11 +91,13 @@ static void help(void)
 	       "                         (4096..1073741824, default %u)\n"
 	       "     --state-dir=DIR     Where the address history is kept across restarts\n"
 	       "                         (default $RUNTIME_DIRECTORY, else /run/connectionsd)\n"
+	       "     --max-subscribers=N At most N callers subscribed at once (default %d)\n"
 	       "     --exit-idle=SECONDS Exit after that long without calls, work or\n"
 	       "                         subscribers (default 0: never)\n"
 	       "     --log-level=LEVEL   err, warning, info or debug (default info)\n\n"
 	       "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
-	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, INTERVAL_DEFAULT, EVENT_BUFFER_DEFAULT);
+	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, INTERVAL_DEFAULT, EVENT_BUFFER_DEFAULT,
+	       LIMIT_SUBSCRIBERS);
 }
 
 /* A decimal number in [min, max], or -1 after saying what is wrong. */
@@ -116,7 +119,7 @@ static unsigned exit_idle_sec;
 static int parse_argv(int argc, char **argv, struct context *ctx, struct events_config *ecfg)
 {
 	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL, ARG_INTERVAL, ARG_EVENT_BUFFER,
-	       ARG_STATE_DIR, ARG_EXIT_IDLE };
+	       ARG_STATE_DIR, ARG_EXIT_IDLE, ARG_MAX_SUBSCRIBERS };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -126,6 +129,7 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 		{ "log-level", required_argument, NULL, ARG_LOG_LEVEL },
 		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
 		{ "exit-idle", required_argument, NULL, ARG_EXIT_IDLE },
+		{ "max-subscribers", required_argument, NULL, ARG_MAX_SUBSCRIBERS },
 		{}
 	};
 	long long v;
@@ -156,6 +160,11 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 			break;
 		case ARG_STATE_DIR:
 			state_dir = optarg;
+			break;
+		case ARG_MAX_SUBSCRIBERS:
+			if ((v = parse_number("max-subscribers", optarg, 1, 65536)) < 0)
+				return -EINVAL;
+			ecfg->max_subscribers = (uint32_t)v;
 			break;
 		case ARG_EXIT_IDLE:
 			if ((v = parse_number("exit-idle", optarg, 0, 86400)) < 0)
@@ -235,10 +244,14 @@ static int idle_check(sd_event_source *s, uint64_t now, void *userdata)
 	return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
+static bool bus_lost;
+
 static int on_disconnected(sd_bus_message *m, void *loop, sd_bus_error *error)
 {
-	/* The bus went away: exit so that the unit manager restarts us. */
+	/* The bus went away: exit, as a failure, so that the unit's
+	 * Restart=on-failure brings us back once the bus is. */
 	log_warn("Disconnected from the bus, exiting");
+	bus_lost = true;
 	g_main_loop_quit(loop);
 	return 0;
 }
@@ -246,7 +259,8 @@ static int on_disconnected(sd_bus_message *m, void *loop, sd_bus_error *error)
 int main(int argc, char **argv)
 {
 	struct context ctx = { .page_size = PAGE_SIZE_DEFAULT, .version = PACKAGE_VERSION };
-	struct events_config ecfg = { .interval_ms = INTERVAL_DEFAULT, .rcvbuf = EVENT_BUFFER_DEFAULT };
+	struct events_config ecfg = { .interval_ms = INTERVAL_DEFAULT, .rcvbuf = EVENT_BUFFER_DEFAULT,
+				      .max_subscribers = LIMIT_SUBSCRIBERS };
 	struct addrwatch *addrwatch = NULL;
 	g_autofree char *addr_file = NULL;
 	GMainLoop *loop = NULL;
@@ -298,7 +312,8 @@ int main(int argc, char **argv)
 			 strerror(-r));
 	else
 		ctx.filter_env = (struct filter_env){ addrwatch, addrwatch_interface, addrwatch_stale };
-	if ((r = auth_new(&ctx.auth)) < 0 || (r = bus_add_object(&ctx)) < 0) {
+	if ((r = limits_new(&ctx.limits)) < 0 || (r = auth_new(ctx.limits, &ctx.auth)) < 0 ||
+	    (r = bus_add_object(&ctx)) < 0) {
 		log_err("Cannot set up the bus object: %s", strerror(-r));
 		goto out;
 	}
@@ -326,6 +341,7 @@ out:
 	if (ctx.bus)
 		sd_bus_flush_close_unref(ctx.bus);
 	auth_free(ctx.auth);
+	limits_free(ctx.limits);
 	if (source) {
 		g_source_destroy(source);
 		g_source_unref(source);
@@ -333,5 +349,5 @@ out:
 	sd_event_unref(ctx.event);
 	if (loop)
 		g_main_loop_unref(loop);
-	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+	return r < 0 || bus_lost ? EXIT_FAILURE : EXIT_SUCCESS;
 }

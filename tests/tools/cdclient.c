@@ -7,6 +7,9 @@
  *       writes what Export returns to stdout
  *   cdclient delete-matching FILTER...
  *       prints the number deleted
+ *   cdclient flood N [--no-wait] [--statistics]
+ *       sends N List calls (limit 0), or GetStatistics calls, at once on one connection; prints
+ *       "ok K" and "error NAME COUNT" lines, or hangs up at once with --no-wait
  *
  * FILTER is KEY=TYPE:VALUE with TYPE s, q, u, b or as (comma-separated),
  * e.g. dport=q:443 src=s:10.0.0.0/8 status=as:ASSURED,SEEN_REPLY. */
@@ -171,6 +174,69 @@ static int do_delete_matching(sd_bus *bus, int argc, char **argv)
 	return r;
 }
 
+static unsigned flood_pending, flood_ok, flood_err_n;
+static char flood_err[16][128];
+static unsigned flood_err_count[16];
+
+static int flood_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+	const sd_bus_error *e = sd_bus_message_get_error(m);
+	flood_pending--;
+	if (!e) {
+		flood_ok++;
+		return 0;
+	}
+	for (unsigned i = 0; i < flood_err_n; i++)
+		if (strcmp(flood_err[i], e->name) == 0) {
+			flood_err_count[i]++;
+			return 0;
+		}
+	if (flood_err_n < 16) {
+		snprintf(flood_err[flood_err_n], sizeof(flood_err[0]), "%s", e->name);
+		flood_err_count[flood_err_n++] = 1;
+	}
+	return 0;
+}
+
+static int do_flood(sd_bus *bus, int argc, char **argv)
+{
+	unsigned n = argc > 0 ? (unsigned)strtoul(argv[0], NULL, 0) : 10;
+	int no_wait = 0, statistics = 0;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		no_wait |= strcmp(argv[i], "--no-wait") == 0;
+		statistics |= strcmp(argv[i], "--statistics") == 0;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (statistics)
+			r = sd_bus_call_method_async(bus, NULL, NAME, PATH, IFACE, "GetStatistics", flood_reply,
+						     NULL, "");
+		else
+			r = sd_bus_call_method_async(bus, NULL, NAME, PATH, IFACE, "List", flood_reply, NULL,
+						     "a{sv}a{sv}", 0, 1, "limit", "u", 0);
+		if (r < 0)
+			return r;
+		flood_pending++;
+	}
+	if (no_wait) {
+		sd_bus_flush(bus);
+		printf("sent %u\n", n);
+		return 0;
+	}
+	while (flood_pending > 0) {
+		r = sd_bus_process(bus, NULL);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			sd_bus_wait(bus, UINT64_MAX);
+	}
+	printf("ok %u\n", flood_ok);
+	for (unsigned i = 0; i < flood_err_n; i++)
+		printf("error %s %u\n", flood_err[i], flood_err_count[i]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	sd_bus *bus = NULL;
@@ -190,6 +256,8 @@ int main(int argc, char **argv)
 		r = do_export(bus, argc - 2, argv + 2);
 	else if (strcmp(argv[1], "delete-matching") == 0)
 		r = do_delete_matching(bus, argc - 2, argv + 2);
+	else if (strcmp(argv[1], "flood") == 0)
+		r = do_flood(bus, argc - 2, argv + 2);
 	else
 		r = -EINVAL;
 	fflush(stdout);

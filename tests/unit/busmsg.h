@@ -6,7 +6,7 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-id128.h>
 
-static sd_bus *test_bus(void)
+static inline sd_bus *test_bus(void)
 {
 	static sd_bus *bus, *server;   /* kept for the whole test program */
 	sd_id128_t id;
@@ -27,7 +27,7 @@ static sd_bus *test_bus(void)
 }
 
 /* A method call whose body is appended by the caller, then sealed and rewound. */
-static sd_bus_message *new_call(void)
+static inline sd_bus_message *new_call(void)
 {
 	sd_bus_message *m;
 	g_assert_cmpint(sd_bus_message_new_method_call(test_bus(), &m, "org.example.Connections",
@@ -36,7 +36,7 @@ static sd_bus_message *new_call(void)
 	return m;
 }
 
-static void seal(sd_bus_message *m)
+static inline void seal(sd_bus_message *m)
 {
 	static uint64_t cookie = 1;
 	g_assert_cmpint(sd_bus_message_seal(m, cookie++, 0), >=, 0);
