@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev
   libsystemd-dev libpolkit-gobject-1-dev libglib2.0-dev libnetfilter-conntrack-dev libmnl-dev
-  libdbus-1-dev scdoc man-db libxml2-utils
+  libdbus-1-dev scdoc man-db libxml2-utils clang libclang-rt-14-dev valgrind
   dbus polkitd systemd libglib2.0-bin conntrack nftables iproute2 iputils-ping util-linux python3
 )
 missing=()

@@ -11,6 +11,8 @@ import sys
 def count(path, failures):
     passed = failed = 0
     build = path.split("/")[0]
+    if path.endswith("valgrind.json"):
+        build += " (valgrind)"
     with open(path) as f:
         for line in f:
             t = json.loads(line)

@@ -178,7 +178,7 @@ class Sandbox:
         self.procs.append(p)
         self.dbus = p
 
-    def wait_name(self, name, present=True, timeout=10):
+    def wait_name(self, name, present=True, timeout=30):
         deadline = time.time() + timeout
         while time.time() < deadline:
             r = run(["busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
@@ -204,7 +204,10 @@ class Sandbox:
         self.service_log = os.path.join(self.tmp, "connectionsd.log")
         log = open(self.service_log, "a")
         state = os.path.join(self.tmp, "state")   # survives service restarts, like /run/connectionsd
-        self.service = popen([SERVICE, "--log-level=debug", "--state-dir=" + state] + self.service_args + list(extra_args),
+        # CD_SERVICE_WRAPPER runs the service under a tool (tests/valgrind/run).
+        wrapper = os.environ.get("CD_SERVICE_WRAPPER", "").split()
+        self.service = popen(wrapper + [SERVICE, "--log-level=debug", "--state-dir=" + state] +
+                             self.service_args + list(extra_args),
                                         stdout=log, stderr=log)
         self.procs.append(self.service)
         self.wait_name(NAME)
