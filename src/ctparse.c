@@ -7,6 +7,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
+#include <glib.h>
 #include <string.h>
 
 /* Expected payload type of each attribute we read, per nesting level; an
@@ -254,6 +255,11 @@ int ct_parse_nlmsg(const struct nlmsghdr *nlh, struct ct_record *r)
 			size_t n = strnlen(mnl_attr_get_str(h[CTA_HELP_NAME]), sizeof(r->helper) - 1);
 			memcpy(r->helper, mnl_attr_get_str(h[CTA_HELP_NAME]), n);
 			r->helper[n] = '\0';
+			/* Helper names are identifiers ("ftp", "sip", "RAS"); anything else
+			 * would break D-Bus strings (UTF-8 only) and JSON. */
+			for (size_t i = 0; i < n; i++)
+				if (!g_ascii_isalnum(r->helper[i]) && !strchr("-_.", r->helper[i]))
+					r->helper[i] = '?';
 			r->flags |= CT_HAS_HELPER;
 		}
 	}

@@ -78,6 +78,20 @@ static void test_tcp4(void)
 	nfct_destroy(ct);
 }
 
+/* A helper name must come out as a valid D-Bus string (the fuzzer found
+ * that a non-UTF-8 one failed the whole reply). */
+static void test_helper_name_sanitized(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nf_conntrack *ct = entry4(IPPROTO_TCP, "10.0.0.2", "10.0.0.3", 1, 2, "10.0.0.3", "10.0.0.2");
+	struct ct_record r;
+
+	nfct_set_attr(ct, ATTR_HELPER_NAME, "f\xfft\"p");
+	g_assert_cmpint(ct_parse_nlmsg(build(buf, ct, AF_INET), &r), ==, 0);
+	g_assert_cmpstr(r.helper, ==, "f?t?p");
+	nfct_destroy(ct);
+}
+
 static void test_icmp6(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -158,6 +172,7 @@ int main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/ctparse/tcp4", test_tcp4);
 	g_test_add_func("/ctparse/icmp6", test_icmp6);
+	g_test_add_func("/ctparse/helper-name-sanitized", test_helper_name_sanitized);
 	g_test_add_func("/ctparse/hostile", test_hostile);
 	return g_test_run();
 }
