@@ -33,6 +33,12 @@ int auth_new(struct limits *limits, struct auth **ret)
 		return -ENOMEM;
 	a->limits = limits;
 	a->self = geteuid();
+	/* polkit talks over GLib's shared system bus connection, which by default
+	 * raises SIGTERM when the bus goes away: that would race sd-bus's own
+	 * handling and turn a bus loss into a clean exit systemd does not restart. */
+	g_autoptr(GDBusConnection) bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, NULL);
+	if (bus)
+		g_dbus_connection_set_exit_on_close(bus, FALSE);
 	/* The proxy follows polkitd coming and going on the bus; if even the
 	 * proxy cannot be had, every non-root caller is denied. */
 	a->authority = polkit_authority_get_sync(NULL, &err);

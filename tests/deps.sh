@@ -6,6 +6,7 @@ PACKAGES=(
   meson ninja-build pkg-config gcc libc6-dev
   libsystemd-dev libpolkit-gobject-1-dev libglib2.0-dev libnetfilter-conntrack-dev libmnl-dev
   libdbus-1-dev scdoc man-db libxml2-utils clang libclang-rt-14-dev valgrind
+  cockpit-ws cockpit-bridge chromium nodejs npm
   dbus polkitd systemd libglib2.0-bin conntrack nftables iproute2 iputils-ping util-linux python3
 )
 missing=()
@@ -17,3 +18,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# npm packages, pinned by their lockfiles: PatternFly for the Cockpit page,
+# playwright-core for the browser tests (it drives Debian's chromium).
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+for dir in "$here/data/cockpit" "$here/tests/browser"; do
+  if [ ! -d "$dir/node_modules" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+done

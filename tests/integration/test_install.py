@@ -32,6 +32,18 @@ EXPECTED = {
     "etc/connectionsd/uplinks": "f",
     "usr/share/doc/connectionsd/examples/mwan-offline-hook": "x",
 }
+COCKPIT = "usr/share/cockpit/connections/"
+for f in ("manifest.json", "index.html", "connections.js", "connections.css", "patternfly/patternfly.min.css",
+          "patternfly/assets/fonts/RedHatDisplay/RedHatDisplayVF.woff2",
+          "patternfly/assets/fonts/RedHatDisplay/RedHatDisplayVF-Italic.woff2",
+          "patternfly/assets/fonts/RedHatText/RedHatTextVF.woff2",
+          "patternfly/assets/fonts/RedHatText/RedHatTextVF-Italic.woff2",
+          "patternfly/assets/fonts/RedHatMono/RedHatMonoVF.woff2",
+          "patternfly/assets/fonts/RedHatMono/RedHatMonoVF-Italic.woff2",
+          "patternfly/assets/fonts/webfonts/fa-solid-900.woff2", "patternfly/assets/pficon/pf-v6-pficon.woff2",
+          "patternfly/assets/images/Felt-Bkg-Generic-Dark.svg", "patternfly/assets/images/Felt-Bkg-Generic-Light.svg",
+          "patternfly/assets/images/PF-Bkg-Generic-Dark.svg", "patternfly/assets/images/PF-Bkg-Generic-Light.svg"):
+    EXPECTED[COCKPIT + f] = "f"
 
 
 def run(cmd, **kw):
@@ -39,7 +51,7 @@ def run(cmd, **kw):
 
 
 def test_files():
-    setup = ["meson", "setup", BUILD, "--prefix=/usr", "--sysconfdir=/etc", "-Dman=enabled"]
+    setup = ["meson", "setup", BUILD, "--prefix=/usr", "--sysconfdir=/etc", "-Dman=enabled", "-Dcockpit=enabled"]
     if os.path.isdir(BUILD):
         setup.insert(2, "--reconfigure")
     r = run(setup, cwd=sandbox.SRCDIR)
@@ -59,6 +71,16 @@ def test_files():
     link = os.path.join(DEST, "usr/lib/NetworkManager/dispatcher.d/pre-down.d/90-connectionsd")
     tap.ok(os.path.realpath(link) == os.path.join(DEST, "usr/lib/NetworkManager/dispatcher.d/90-connectionsd"),
            "the pre-down.d link points at the dispatcher script")
+    # The installed page must not fetch anything: every url() of the bundled
+    # stylesheet resolves to a bundled file, and no page file names a host.
+    import re as _re
+    css = open(os.path.join(DEST, COCKPIT, "patternfly/patternfly.min.css")).read()
+    missing = [u for u in set(_re.findall(r'url\(["\']?([^"\')]+)', css))
+               if not u.startswith("data:") and not os.path.exists(os.path.join(DEST, COCKPIT, "patternfly", u))]
+    tap.eq(missing, [], "every url() of the bundled PatternFly stylesheet is a bundled file")
+    remote = [f for f in ("index.html", "connections.js", "connections.css")
+              if _re.search(r"https?://", open(os.path.join(DEST, COCKPIT, f)).read())]
+    tap.eq(remote, [], "the page's own files load nothing from a host")
 
 
 def test_unit():

@@ -1,0 +1,219 @@
+// The Cockpit page against the real service; conntrack -L is the referee.
+// Prints TAP. Run by test_browser.py, which starts everything it needs.
+import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+
+let n = 0, failed = 0;
+function ok(cond, desc, diag) {
+    n++;
+    if (!cond) failed++;
+    console.log(`${cond ? "ok" : "not ok"} ${n} - ${desc}`);
+    if (!cond && diag !== undefined)
+        for (const l of String(diag).split("\n").slice(0, 20)) console.log("# " + l);
+}
+
+/* conntrack -L, parsed: the referee. */
+function conntrack(...args) {
+    return table(false, args);
+}
+function conntrackAll() {
+    return table(true, []);
+}
+function table(all, args) {
+    let out;
+    try {
+        out = execFileSync("conntrack", ["-L", "-o", "extended,id", ...args], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+    } catch (e) {
+        out = e.stdout ? e.stdout.toString() : "";
+    }
+    return out.split("\n").filter(l => l.includes(" id=")).map(l => {
+        const f = l.trim().split(/\s+/);
+        const kv = {}, orig = {}, reply = {};
+        for (const t of f) {
+            const m = t.match(/^(\w+)=(.*)$/);
+            if (!m) continue;
+            const dir = (m[1] in orig) ? reply : orig;
+            if (["src", "dst", "sport", "dport"].includes(m[1])) dir[m[1]] = m[2];
+            else kv[m[1]] = m[2];
+        }
+        return { id: kv.id, proto: f[2], timeout: Number(f[4]), orig, reply, unreplied: l.includes("[UNREPLIED]"), line: l };
+    }).filter(e => all || !(BROWSER_PORTS.includes(e.orig.dport) || BROWSER_PORTS.includes(e.orig.sport)));
+}
+/* The browser's own connections to cockpit-ws are in this namespace's table
+ * too (and come back right after a flush): the referee leaves them out. */
+const BROWSER_PORTS = ["9091", "9092"];
+/* The entries gone between two snapshots are `want`, give or take entries
+ * that expired by themselves (a few seconds left in `before`). */
+function goneExactly(before, after, want) {
+    const left = new Set(after.map(e => e.id));
+    const unexpected = before.filter(e => !left.has(e.id) && !want.includes(e.id) && e.timeout > 5);
+    return want.length > 0 && want.every(id => !left.has(id)) && unexpected.length === 0;
+}
+const ids = list => list.map(e => String(e.id)).sort();
+const sh = (cmd, args) => execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
+
+const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+const consoleErrors = [];
+async function open(url) {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on("console", m => { if (m.type() === "error") consoleErrors.push(m.text()) });
+    page.on("pageerror", e => consoleErrors.push(String(e)));
+    await page.goto(url);
+    await page.waitForSelector("body[data-ready]", { timeout: 30000 }).catch(() => {});
+    return page;
+}
+async function settle(page, action) {
+    const before = await page.evaluate(() => document.body.dataset.ready);
+    await action();
+    await page.waitForFunction(b => document.body.dataset.ready !== b, before, { timeout: 20000 }).catch(() => {});
+}
+const shownIds = page => page.$$eval("#rows tr[data-id]", (trs, skip) =>
+    trs.filter(t => !t.dataset.ports.split(",").some(p => skip.includes(p))).map(t => t.dataset.id).sort(), BROWSER_PORTS);
+const allRows = page => page.$$eval("#rows tr[data-id]", trs => trs.map(t => t.dataset.id).sort());
+
+try {
+    const page = await open(process.env.URL);
+    ok(await page.$("body[data-ready]") !== null, "the page loads and lists connections");
+    const ref = conntrack();
+    ok(JSON.stringify(await shownIds(page)) === JSON.stringify(ids(ref)),
+       `the table shows exactly what conntrack -L has (${ref.length})`);
+    const all = conntrackAll().length;
+    ok((await page.textContent("#counts")).includes(String(all)), `the count of the whole table is shown (${all})`,
+       await page.textContent("#counts"));
+    const styled = await page.evaluate(() => getComputedStyle(document.querySelector(".pf-v6-c-button")).borderRadius);
+    ok(styled && styled !== "0px", "PatternFly's bundled styles apply");
+
+    // The four filters a firewall admin expects, and more.
+    const cases = [
+        ["#f-protocol", "udp", "select", e => e.proto === "udp"],
+        ["#f-address", "10.0.0.2", "input", e => [e.orig.src, e.orig.dst, e.reply.src, e.reply.dst].includes("10.0.0.2")],
+        ["#f-port", "80", "input", e => [e.orig.sport, e.orig.dport, e.reply.sport, e.reply.dport].includes("80")],
+        ["#f-status", "UNREPLIED", "select", e => e.unreplied],
+        ["#f-nat-address", "198.51.100.2", "input", e => e.reply.dst === "198.51.100.2" && e.orig.src !== e.reply.dst],
+        ["#f-interface", "wan1", "input", e => [e.orig.src, e.orig.dst, e.reply.src, e.reply.dst].includes("198.51.100.2")],
+    ];
+    for (const [sel, value, kind, pred] of cases) {
+        await settle(page, async () => {
+            if (kind === "select") await page.selectOption(sel, value);
+            else { await page.fill(sel, value); await page.click("#apply"); }
+        });
+        const want = ids(conntrack().filter(pred));
+        const got = await shownIds(page);
+        ok(want.length > 0 && JSON.stringify(got) === JSON.stringify(want), `filter ${sel.slice(3)}=${value} shows exactly the matching ${want.length}`, `got ${got}\nwant ${want}`);
+        await settle(page, () => page.click("#clear"));
+    }
+    await settle(page, async () => { await page.selectOption("#f-protocol", "tcp"); await page.selectOption("#f-state", "ESTABLISHED") });
+    const est = ids(conntrack("-p", "tcp", "--state", "ESTABLISHED"));
+    ok(JSON.stringify(await shownIds(page)) === JSON.stringify(est), `protocol tcp + state ESTABLISHED: ${est.length}, as conntrack -L -p tcp --state ESTABLISHED`);
+    await settle(page, () => page.click("#clear"));
+
+    // Paging and sorting, done by the service.
+    sh(process.env.CTFILL, ["80", "--src", "10.77.0.0"]);
+    await settle(page, () => page.click("#refresh"));
+    const total = conntrackAll().length;
+    const p1 = await allRows(page);
+    ok(p1.length === 50, "a page holds 50 rows of the " + total);
+    await settle(page, () => page.click("#next"));
+    const p2 = await allRows(page);
+    ok(p2.length === Math.min(50, total - 50) && !p2.some(i => p1.includes(i)), "the next page holds the next 50, none twice");
+    ok((await page.textContent("#page-info")).startsWith("51–"), "the pager says where we are");
+    await settle(page, () => page.click("#prev"));
+    await settle(page, () => page.click("button[data-sort=src]"));
+    // "[v6]:port", "v6" (no port) or "v4:port" / "v4"
+    const srcs = await page.$$eval("#rows tr[data-id] td:nth-child(4)", tds => tds.map(t => {
+        const s = t.textContent.split(" → ")[0];
+        if (s.startsWith("[")) return s.slice(1, s.indexOf("]"));
+        return s.split(":").length > 2 ? s : s.split(":")[0];
+    }));
+    const key = a => a.includes(":") ? a : "::ffff:" + a.split(".").map(x => x.padStart(3, "0")).join(".");
+    const sorted = [...srcs].sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+    ok(srcs.length === 50 && JSON.stringify(srcs.map(key)) === JSON.stringify(sorted.map(key)),
+       "sorting by source orders the page by address", srcs.join(" "));
+    ok(await page.getAttribute("button[data-sort=src]", "aria-sort") === "ascending", "the sorted column says so");
+    await settle(page, () => page.click("button[data-sort=src]"));
+    sh("conntrack", ["-D", "-s", "10.77.0.0/16"]);
+    await settle(page, () => page.click("#clear"));
+
+    // Live mode: new connections show up without a reload.
+    await page.check("#live");
+    await page.waitForTimeout(500);
+    const countBefore = Number(await page.evaluate(() => document.body.dataset.count));
+    sh("conntrack", ["-I", "-p", "tcp", "-s", "192.0.2.99", "-d", "192.0.2.98", "--sport", "4242", "--dport", "4243", "--state", "ESTABLISHED", "-t", "600"]);
+    const appeared = await page.waitForFunction(() => [...document.querySelectorAll("#rows td")].some(td => td.textContent.includes("192.0.2.99:4242")), null, { timeout: 8000 }).then(() => true, () => false);
+    ok(appeared, "live mode shows a new connection without a reload");
+    ok(Number(await page.evaluate(() => document.body.dataset.count)) === countBefore + 1, "and the count follows");
+    await page.uncheck("#live");
+
+    // Delete one row.
+    const beforeDel = conntrack();
+    const target = beforeDel.find(e => e.orig.src === "192.0.2.99");
+    await settle(page, () => page.click(`tr[data-id="${target.id}"] .cd-delete`));
+    ok(goneExactly(beforeDel, conntrack(), [target.id]), "Delete on a row removes that connection and nothing else");
+    ok((await page.textContent("#alerts")).includes("Deleted"), "and says so");
+
+    // Delete matching, with the count shown first.
+    await settle(page, async () => { await page.fill("#f-port", "5060"); await page.click("#apply") });
+    const beforeSip = conntrack();
+    const sip = beforeSip.filter(e => [e.orig.sport, e.orig.dport, e.reply.sport, e.reply.dport].includes("5060"));
+    ok((await page.textContent("#delete-matching")).includes(`(${sip.length})`), `"Delete matching" shows how many will go (${sip.length})`);
+    await page.click("#delete-matching");
+    ok((await page.textContent("#confirm-title")).includes(`Delete ${sip.length} matching`), "a confirmation names the number");
+    await settle(page, () => page.click("#confirm-yes"));
+    ok(goneExactly(beforeSip, conntrack(), sip.map(e => e.id)), "Delete matching removes exactly the matching connections");
+    await settle(page, () => page.click("#clear"));
+
+    // Flush behind a confirmation.
+    const before = conntrack().length;
+    await page.click("#flush");
+    ok(await page.isVisible("#confirm"), "Delete all connections asks first");
+    await page.keyboard.press("Escape");
+    ok(conntrack().length === before && !(await page.isVisible("#confirm")), "cancelling (Escape) deletes nothing");
+    await page.click("#flush");
+    await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true });
+    await settle(page, () => page.click("#confirm-yes"));
+    const rest = conntrack();
+    ok(rest.length === 0, "confirmed, the table is empty (but for the browser's own connection)",
+       rest.map(e => e.line).join("\n"));
+
+    // Keyboard: the controls are reachable with Tab.
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => document.activeElement && document.activeElement.tagName);
+    ok(["SELECT", "INPUT", "BUTTON", "A", "SUMMARY"].includes(focused), `Tab reaches a control (${focused})`);
+    await page.setViewportSize({ width: 420, height: 800 });
+    const overflow = await page.evaluate(() => document.querySelector(".cd-toolbar").scrollWidth <= window.innerWidth);
+    ok(overflow, "the toolbar fits a 420-pixel-wide window");
+
+    // A user polkit denies.
+    sh("conntrack", ["-I", "-p", "udp", "-s", "192.0.2.77", "-d", "192.0.2.78", "--sport", "1", "--dport", "2", "-t", "600"]);
+    const denied = await open(process.env.URL_DENIED);
+    await denied.waitForSelector("#alerts .pf-v6-c-alert", { timeout: 20000 }).catch(() => {});
+    ok((await denied.textContent("#alerts")).includes("not allowed"), "an unauthorized user sees a clear error");
+    await denied.click("#flush");
+    await denied.click("#confirm-yes");
+    await denied.waitForTimeout(1500);
+    const after = conntrack();
+    ok(after.length === 1 && after[0].orig.src === "192.0.2.77", "and their Delete all connections deletes nothing",
+       after.map(e => e.line).join("\n"));
+
+    const own = consoleErrors.filter(e => !/cockpit|websocket|favicon|superuser/i.test(e));
+    ok(own.length === 0, "no console errors of the page's own", own.join("\n"));
+
+    // The first page of a 200,000-entry table.
+    sh(process.env.CTFILL, ["200000", "--src", "10.80.0.0"]);
+    const t0 = Date.now();
+    const big = await open(process.env.URL);
+    const shown = (await shownIds(big)).length;
+    const took = (Date.now() - t0) / 1000;
+    ok(shown === 50, `the first page of a 200,000-entry table shows in ${took.toFixed(2)} s`);
+    console.log(`# first page of 200,000 entries: ${took.toFixed(2)} s`);
+} catch (e) {
+    ok(false, "the browser script ran to the end", e.stack);
+} finally {
+    await browser.close();
+}
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);
