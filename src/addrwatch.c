@@ -15,6 +15,7 @@
 
 #include "filter.h"
 #include "log.h"
+#include "nlrequest.h"
 
 struct held {
 	char ifname[IFNAMSIZ];
@@ -221,45 +222,16 @@ static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 /* A synchronous dump (links, then addresses) at start: small and quick. */
 static int dump(struct addrwatch *w, int type)
 {
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-	char buf[32768];
-	struct nlmsghdr *nlh;
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtgenmsg *g;
-	uint32_t portid, seq = (uint32_t)time(NULL);
-	int r = 0;
 
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (uint16_t)type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_seq = (uint32_t)time(NULL);
 	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
 	g->rtgen_family = AF_UNSPEC;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		int k = mnl_cb_run(buf, (size_t)n, seq, portid, msg_cb, w);
-		if (k <= MNL_CB_STOP) {
-			r = k < 0 ? -errno : 0;
-			break;
-		}
-	}
-out:
-	mnl_socket_close(nl);
-	return r;
+	return nl_request(NETLINK_ROUTE, nlh, msg_cb, w);
 }
 
 int addrwatch_new(sd_event *e, const char *state_file, struct addrwatch **ret)

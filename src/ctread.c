@@ -12,6 +12,7 @@
 
 #include "ctparse.h"
 #include "log.h"
+#include "nlrequest.h"
 
 /* Kernel buffers read per wakeup: ~32 KiB (~150 entries) each. */
 #define BUFFERS_PER_WAKEUP 32
@@ -210,45 +211,16 @@ static int probe_one(enum probe what)
 {
 	/* A mark filter nothing passes ((mark & 0) != 1) keeps the dumps empty. */
 	const struct ct_kfilter kf = { .family = AF_INET, .mark = true, .mark_val = 1, .mark_mask = 0 };
-	char buf[RECV_SIZE];
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	struct nlmsghdr *nlh;
-	uint32_t portid, seq = 1;
-	int r = 0;
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nlh = ct_dump_request(buf, &kf, 1);
 
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = ct_dump_request(buf, &kf, seq);
 	if (what == PROBE_FILTER_FLAGS) {
 		struct nlattr *f = mnl_attr_nest_start(nlh, CTA_FILTER);
 		mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, CTA_FILTER_F_USED);
 		mnl_attr_nest_end(nlh, f);
 	} else if (what == PROBE_STATUS_MASK)
 		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(1));
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		int k = mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL);
-		if (k <= MNL_CB_STOP) {
-			r = k < 0 ? -errno : 0;
-			break;
-		}
-	}
-out:
-	mnl_socket_close(nl);
-	return r;
+	return nl_request(NETLINK_NETFILTER, nlh, NULL, NULL);
 }
 
 int ct_probe(struct ct_kcaps *caps)

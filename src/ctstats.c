@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nlrequest.h"
+
 const char *const ct_cpu_stat_names[CT_CPU_STATS] = {
 	"found", "invalid", "insert", "insert-failed", "drop", "early-drop",
 	"error", "search-restart", "clash-resolve", "chain-toolong",
@@ -30,50 +32,21 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	return mnl_attr_parse(nlh, sizeof(struct nfgenmsg), w->fn, w->data) < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-/* One request (dump or not) on a fresh socket, each attribute of each reply to fn. */
+/* One request (dump or not), each attribute of each answer to fn. */
 static int request(uint8_t msg, bool dump, attr_fn fn, void *data)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct walk w = { fn, data };
-	struct nlmsghdr *nlh;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
-	uint32_t portid, seq = 1;
-	int r = 0;
 
-	if (!nl)
-		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
 	nlh->nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK);
-	nlh->nlmsg_seq = seq;
+	nlh->nlmsg_seq = 1;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
 	nfg->nfgen_family = AF_UNSPEC;
 	nfg->version = NFNETLINK_V0;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		int k = mnl_cb_run(buf, (size_t)n, seq, portid, msg_cb, &w);
-		if (k <= MNL_CB_STOP) {
-			r = k < 0 ? -errno : 0;
-			break;
-		}
-	}
-out:
-	mnl_socket_close(nl);
-	return r;
+	return nl_request(NETLINK_NETFILTER, nlh, msg_cb, &w);
 }
 
 struct count_data { uint32_t count, max; };

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "nlrequest.h"
 
 /* Deletes per sendmsg. Batched deletes carry no NLM_F_ACK: the kernel
  * answers only failures, and handles the whole batch inside sendmsg, so all
@@ -203,32 +204,16 @@ int ct_delete_one(const struct ct_record *r, bool with_id)
 
 int ct_flush_all(void)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
-	int r;
 
-	if ((r = open_socket(&nl)) < 0)
-		return r;
 	/* A delete without tuple is a flush; AF_UNSPEC flushes both families. */
-	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = 1;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
 	nfg->nfgen_family = AF_UNSPEC;
 	nfg->version = NFNETLINK_V0;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto out;
-	}
-	ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0)
-		r = -errno;
-	else
-		r = mnl_cb_run(buf, (size_t)n, 1, mnl_socket_get_portid(nl), NULL, NULL) < 0 ? -errno : 0;
-out:
-	mnl_socket_close(nl);
-	return r;
+	return nl_request(NETLINK_NETFILTER, nlh, NULL, NULL);
 }

@@ -1,0 +1,10 @@
+/* One synchronous netlink exchange on a fresh socket: for small requests
+ * the kernel answers at once (statistics, probes, the address dump at
+ * start, a flush run off the loop). Table dumps use ctread.c instead. */
+#pragma once
+#include <libmnl/libmnl.h>
+
+/* Sends nlh on a new socket of the given netlink family (NETLINK_NETFILTER,
+ * NETLINK_ROUTE) and runs cb (may be NULL) on every answer until the kernel
+ * is done. Returns 0, or a negative errno (the kernel's own errors too). */
+int nl_request(int family, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
