@@ -66,36 +66,24 @@ static void list_call_free(struct list_call *c)
 static int parse_list_opts(sd_bus_message *m, uint32_t page_size, struct list_opts *o,
 			   sd_bus_error *error)
 {
-	bool seen[4] = { false };
 	static const char *const names[] = { "offset", "limit", "sort", "reverse" };
+	uint64_t seen = 0;
 	int r;
 
 	*o = (struct list_opts){ .limit = page_size, .sort = SORT_NONE };
 	if ((r = sd_bus_message_enter_container(m, 'a', "{sv}")) < 0)
 		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *contents, *s;
-		char type;
+	for (;;) {
+		const char *contents, *s;
 		unsigned i;
 		uint64_t u;
 		int b;
 
-		if ((r = sd_bus_message_read_basic(m, 's', &key)) < 0)
-			return r;
-		for (i = 0; i < 4; i++)
-			if (strcmp(names[i], key) == 0)
-				break;
-		if (i == 4)
-			return INVALID(error, "Unknown option '%s'", key);
-		if (seen[i])
-			return INVALID(error, "Option '%s' is given more than once", key);
-		seen[i] = true;
-		if ((r = sd_bus_message_peek_type(m, &type, &contents)) < 0 ||
-		    (r = sd_bus_message_enter_container(m, 'v', contents)) < 0)
+		if ((r = dict_next(m, names, 4, &seen, "option", &i, &contents, error)) <= 0)
 			return r;
 		switch (i) {
 		case 0: case 1:
-			if ((r = variant_read_uint(m, "Option", key, contents, UINT32_MAX, &u, error)) < 0)
+			if ((r = variant_read_uint(m, "Option", names[i], contents, UINT32_MAX, &u, error)) < 0)
 				return r;
 			if (i == 0)
 				o->offset = u;
@@ -119,13 +107,9 @@ static int parse_list_opts(sd_bus_message *m, uint32_t page_size, struct list_op
 			o->reverse = b;
 			break;
 		}
-		if ((r = sd_bus_message_exit_container(m)) < 0 ||
-		    (r = sd_bus_message_exit_container(m)) < 0)
+		if ((r = dict_entry_end(m)) < 0)
 			return r;
 	}
-	if (r < 0)
-		return r;
-	return sd_bus_message_exit_container(m);
 }
 
 static size_t record_size_estimate(const struct ct_record *r)

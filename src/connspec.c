@@ -51,25 +51,19 @@ int conn_spec_parse(sd_bus_message *m, struct conn_spec *s, sd_bus_error *error)
 	memset(s, 0, sizeof(*s));
 	if ((r = sd_bus_message_enter_container(m, 'a', "{sv}")) < 0)
 		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *contents, *str;
-		char type;
+	for (;;) {
+		uint64_t seen64 = seen;
+		const char *contents, *str, *key;
+		unsigned k;
 		uint64_t u;
-		int k;
 
-		if ((r = sd_bus_message_read_basic(m, 's', &key)) < 0)
-			return r;
-		for (k = 0; k < _K_MAX; k++)
-			if (strcmp(names[k], key) == 0)
-				break;
-		if (k == _K_MAX)
-			return INVALID(error, "Unknown connection key '%s'", key);
-		if (HAS(k))
-			return INVALID(error, "Connection key '%s' is given more than once", key);
-		seen |= 1u << k;
-		if ((r = sd_bus_message_peek_type(m, &type, &contents)) < 0 ||
-		    (r = sd_bus_message_enter_container(m, 'v', contents)) < 0)
-			return r;
+		if ((r = dict_next(m, names, _K_MAX, &seen64, "connection key", &k, &contents, error)) <= 0) {
+			if (r < 0)
+				return r;
+			break;
+		}
+		seen = (uint32_t)seen64;
+		key = names[k];
 		switch (k) {
 		case K_PROTOCOL:
 			if (strcmp(contents, "s") != 0)
@@ -101,14 +95,9 @@ int conn_spec_parse(sd_bus_message *m, struct conn_spec *s, sd_bus_error *error)
 			case K_ID:        c->id = (uint32_t)u; break;
 			}
 		}
-		if ((r = sd_bus_message_exit_container(m)) < 0 ||
-		    (r = sd_bus_message_exit_container(m)) < 0)
+		if ((r = dict_entry_end(m)) < 0)
 			return r;
 	}
-	if (r < 0)
-		return r;
-	if ((r = sd_bus_message_exit_container(m)) < 0)
-		return r;
 
 	s->has_id = HAS(K_ID);
 	if (seen == 1u << K_ID) {

@@ -250,6 +250,42 @@ static int parse_value(sd_bus_message *m, struct ct_filter *f, enum filter_key k
 	}
 }
 
+int dict_next(sd_bus_message *m, const char *const *names, unsigned n, uint64_t *seen,
+	      const char *what, unsigned *index, const char **contents, sd_bus_error *error)
+{
+	const char *key;
+	char type;
+	unsigned k;
+	int r;
+
+	if ((r = sd_bus_message_enter_container(m, 'e', "sv")) <= 0) {
+		if (r < 0)
+			return r;
+		return (r = sd_bus_message_exit_container(m)) < 0 ? r : 0;
+	}
+	if ((r = sd_bus_message_read_basic(m, 's', &key)) < 0)
+		return r;
+	for (k = 0; k < n; k++)
+		if (strcmp(names[k], key) == 0)
+			break;
+	if (k == n)
+		return INVALID(error, "Unknown %s '%s'", what, key);
+	if ((*seen >> k) & 1u)
+		return INVALID(error, "%c%s '%s' is given more than once", g_ascii_toupper(what[0]), what + 1, key);
+	*seen |= 1ull << k;
+	if ((r = sd_bus_message_peek_type(m, &type, contents)) < 0 ||
+	    (r = sd_bus_message_enter_container(m, 'v', *contents)) < 0)
+		return r;
+	*index = k;
+	return 1;
+}
+
+int dict_entry_end(sd_bus_message *m)
+{
+	int r = sd_bus_message_exit_container(m);   /* the variant */
+	return r < 0 ? r : sd_bus_message_exit_container(m);   /* the entry */
+}
+
 void filter_clear(struct ct_filter *f)
 {
 	if (f->iface_addrs)
@@ -270,35 +306,22 @@ int filter_parse(sd_bus_message *m, struct ct_filter *f, const struct filter_env
 	r = sd_bus_message_enter_container(m, 'a', "{sv}");
 	if (r < 0)
 		return r;
-	while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
-		const char *key, *contents;
-		enum filter_key k;
-		char type;
+	for (;;) {
+		uint64_t seen = f->keys;
+		const char *contents;
+		unsigned k;
 
-		if ((r = sd_bus_message_read_basic(m, 's', &key)) < 0)
+		if ((r = dict_next(m, key_names, _FK_MAX, &seen, "filter key", &k, &contents, error)) <= 0) {
+			if (r < 0)
+				return r;
+			break;
+		}
+		if ((r = parse_value(m, f, (enum filter_key)k, contents, env, error)) < 0)
 			return r;
-		for (k = 0; k < _FK_MAX; k++)
-			if (strcmp(key_names[k], key) == 0)
-				break;
-		if (k == _FK_MAX)
-			return INVALID(error, "Unknown filter key '%s'", key);
-		if (FILTER_HAS(f, k))
-			return INVALID(error, "Filter key '%s' is given more than once", key);
-		if ((r = sd_bus_message_peek_type(m, &type, &contents)) < 0)
-			return r;
-		if ((r = sd_bus_message_enter_container(m, 'v', contents)) < 0)
-			return r;
-		if ((r = parse_value(m, f, k, contents, env, error)) < 0)
-			return r;
-		f->keys |= 1u << k;
-		if ((r = sd_bus_message_exit_container(m)) < 0 ||
-		    (r = sd_bus_message_exit_container(m)) < 0)
+		f->keys = (uint32_t)seen;
+		if ((r = dict_entry_end(m)) < 0)
 			return r;
 	}
-	if (r < 0)
-		return r;
-	if ((r = sd_bus_message_exit_container(m)) < 0)
-		return r;
 
 	if (FILTER_HAS(f, FK_MARK_MASK) && !FILTER_HAS(f, FK_MARK))
 		return INVALID(error, "Filter key 'mark-mask' requires 'mark'");

@@ -57,6 +57,15 @@ int filter_parse(sd_bus_message *m, struct ct_filter *f, const struct filter_env
 /* Frees what a parsed filter owns. */
 void filter_clear(struct ct_filter *f);
 
+/* Walks an a{sv} whose keys must be among names[0..n): per entry, enters it
+ * and its variant and returns 1 with the key's index and the variant's
+ * signature; 0 after the last entry (the array is left); <0 with error set
+ * for an unknown or repeated key ("Unknown <what> 'k'", "<What> 'k' is
+ * given more than once"). After reading the value call dict_entry_end(). */
+int dict_next(sd_bus_message *m, const char *const *names, unsigned n, uint64_t *seen,
+	      const char *what, unsigned *index, const char **contents, sd_bus_error *error);
+int dict_entry_end(sd_bus_message *m);
+
 /* Reads the current variant's integer, whatever D-Bus integer type it has
  * (contents is its signature), and checks it against [0, max]. Errors read
  * "<what> '<key>': ...". */
