@@ -17,8 +17,7 @@
 #define ERROR_NOT_FOUND "org.example.Connections.Error.NotFound"
 
 struct del_call {
-	struct context *ctx;
-	sd_bus_message *m;
+	struct call base;
 	const char *method;       /* "Delete", "DeleteMatching" or "Flush" */
 	struct audit_caller who;
 	struct conn_spec spec;    /* Delete */
@@ -28,20 +27,16 @@ struct del_call {
 	struct ct_batch *batch;
 	unsigned found;           /* Delete by id: entries carrying the id */
 	struct ct_record target;
-	bool counted;             /* holds a LIMIT_WORK unit */
 };
 
 static void del_call_free(struct del_call *c)
 {
 	if (!c)
 		return;
-	c->ctx->busy--;
-	if (c->counted)
-		limits_release(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK);
 	ct_dump_free(c->dump);
 	ct_batch_free(c->batch);
 	filter_clear(&c->filter);
-	sd_bus_message_unref(c->m);
+	call_done(&c->base);
 	free(c);
 }
 
@@ -50,9 +45,7 @@ static struct del_call *del_call_new(struct context *ctx, sd_bus_message *m, con
 	struct del_call *c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	c->ctx = ctx;
-	ctx->busy++;
-	c->m = sd_bus_message_ref(m);
+	call_init(&c->base, ctx, m);
 	c->method = method;
 	audit_caller_get(m, &c->who);
 	return c;
@@ -64,16 +57,16 @@ static int emit_deleted(struct del_call *c, unsigned count)
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
 	int r;
 
-	if ((r = sd_bus_message_new_signal(c->ctx->bus, &s, BUS_PATH, BUS_INTERFACE, "ConnectionsDeleted")) < 0 ||
+	if ((r = sd_bus_message_new_signal(c->base.ctx->bus, &s, BUS_PATH, BUS_INTERFACE, "ConnectionsDeleted")) < 0 ||
 	    (r = sd_bus_message_append(s, "s", c->method)) < 0)
 		return r;
 	if (strcmp(c->method, "Flush") == 0)
 		r = sd_bus_message_append(s, "a{sv}", 0);
-	else if ((r = sd_bus_message_rewind(c->m, 1)) >= 0)
-		r = sd_bus_message_copy(s, c->m, 1);   /* the call's only argument */
+	else if ((r = sd_bus_message_rewind(c->base.m, 1)) >= 0)
+		r = sd_bus_message_copy(s, c->base.m, 1);   /* the call's only argument */
 	if (r < 0 || (r = sd_bus_message_append(s, "u", count)) < 0)
 		return r;
-	return sd_bus_send(c->ctx->bus, s, NULL);
+	return sd_bus_send(c->base.ctx->bus, s, NULL);
 }
 
 /* Ends a call: the reply (or error), the signal, the audit record; frees c. */
@@ -84,18 +77,18 @@ static void finish(struct del_call *c, int error, const char *error_name, const 
 	if (error_name || error < 0) {
 		const char *name = error_name ? error_name : SD_BUS_ERROR_FAILED;
 		if (fmt)
-			r = sd_bus_reply_method_errorf(c->m, name, fmt, count);
+			r = sd_bus_reply_method_errorf(c->base.m, name, fmt, count);
 		else
-			r = sd_bus_reply_method_errorf(c->m, name, "%s failed: %s", c->method, strerror(-error));
-		audit_record(c->m, &c->who, c->method, name, 0);
+			r = sd_bus_reply_method_errorf(c->base.m, name, "%s failed: %s", c->method, strerror(-error));
+		audit_record(c->base.m, &c->who, c->method, name, 0);
 	} else {
 		if (strcmp(c->method, "Delete") == 0)
-			r = sd_bus_reply_method_return(c->m, NULL);
+			r = sd_bus_reply_method_return(c->base.m, NULL);
 		else
-			r = sd_bus_reply_method_return(c->m, "u", count);
+			r = sd_bus_reply_method_return(c->base.m, "u", count);
 		if (r >= 0 && (r = emit_deleted(c, count)) < 0)
 			log_warn("Could not emit ConnectionsDeleted: %s", strerror(-r));
-		audit_record(c->m, &c->who, c->method, NULL, count);
+		audit_record(c->base.m, &c->who, c->method, NULL, count);
 	}
 	if (r < 0)
 		log_warn("Could not answer %s: %s", c->method, strerror(-r));
@@ -106,9 +99,9 @@ static void finish(struct del_call *c, int error, const char *error_name, const 
  * audited and freed. */
 static bool start_work(struct del_call *c)
 {
-	if ((c->counted = bus_start_work(c->ctx, c->m)))
+	if (call_start_work(&c->base))
 		return true;
-	audit_record(c->m, &c->who, c->method, SD_BUS_ERROR_LIMITS_EXCEEDED, 0);
+	audit_record(c->base.m, &c->who, c->method, SD_BUS_ERROR_LIMITS_EXCEEDED, 0);
 	del_call_free(c);
 	return false;
 }
@@ -117,9 +110,9 @@ static bool start_work(struct del_call *c)
 static int authorize_and_run(struct del_call *c, const char *action, void (*run)(struct del_call *c),
 			     auth_done_fn on_auth, sd_bus_error *error)
 {
-	int r = auth_check(c->ctx->auth, c->m, action, on_auth, c, error);
+	int r = auth_check(c->base.ctx->auth, c->base.m, action, on_auth, c, error);
 	if (r < 0) {
-		audit_record(c->m, &c->who, c->method, error->name ? error->name : SD_BUS_ERROR_FAILED, 0);
+		audit_record(c->base.m, &c->who, c->method, error->name ? error->name : SD_BUS_ERROR_FAILED, 0);
 		del_call_free(c);
 		return r;
 	}
@@ -130,8 +123,8 @@ static int authorize_and_run(struct del_call *c, const char *action, void (*run)
 
 static void on_denied(struct del_call *c, const sd_bus_error *error)
 {
-	sd_bus_reply_method_error(c->m, error);
-	audit_record(c->m, &c->who, c->method, error->name, 0);
+	sd_bus_reply_method_error(c->base.m, error);
+	audit_record(c->base.m, &c->who, c->method, error->name, 0);
 	del_call_free(c);
 }
 
@@ -185,7 +178,7 @@ static void delete_run(struct del_call *c)
 		delete_now(c, &c->spec.rec, c->spec.has_id);
 		return;
 	}
-	r = ct_dump_start(c->ctx->event, &all, find_id, find_id_done, c, &c->dump);
+	r = ct_dump_start(c->base.ctx->event, &all, find_id, find_id_done, c, &c->dump);
 	if (r < 0)
 		finish(c, r, NULL, NULL, 0);
 }
@@ -249,7 +242,7 @@ static void matching_run(struct del_call *c)
 		return;
 	}
 	if ((r = ct_batch_new(&c->batch)) < 0 ||
-	    (r = ct_dump_start(c->ctx->event, &c->kf, matching_record, matching_done, c, &c->dump)) < 0)
+	    (r = ct_dump_start(c->base.ctx->event, &c->kf, matching_record, matching_done, c, &c->dump)) < 0)
 		finish(c, r, NULL, NULL, 0);
 }
 

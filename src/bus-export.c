@@ -17,16 +17,13 @@
 #define CHUNK (256u << 10)
 
 struct export_call {
-	struct context *ctx;
-	sd_bus_message *m;
+	struct call base;
 	struct ct_filter filter;
 	struct ct_kfilter kf;
 	struct ct_dump *dump;
 	bool csv;
 	int fd;
 	size_t len;
-	int error;
-	bool counted;   /* holds a LIMIT_WORK unit */
 	char buf[CHUNK + CT_TEXT_MAX];
 };
 
@@ -34,14 +31,11 @@ static void export_call_free(struct export_call *c)
 {
 	if (!c)
 		return;
-	c->ctx->busy--;
-	if (c->counted)
-		limits_release(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK);
 	ct_dump_free(c->dump);
 	filter_clear(&c->filter);
 	if (c->fd >= 0)
 		close(c->fd);
-	sd_bus_message_unref(c->m);
+	call_done(&c->base);
 	free(c);
 }
 
@@ -88,9 +82,9 @@ static void export_done(struct ct_dump *d, int error, void *userdata)
 	if (r >= 0 && fcntl(c->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
 		r = -errno;
 	if (r < 0)
-		r = sd_bus_reply_method_errorf(c->m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r));
+		r = sd_bus_reply_method_errorf(c->base.m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r));
 	else
-		r = sd_bus_reply_method_return(c->m, "h", c->fd);
+		r = sd_bus_reply_method_return(c->base.m, "h", c->fd);
 	if (r < 0)
 		log_warn("Could not answer Export: %s", strerror(-r));
 	export_call_free(c);
@@ -100,7 +94,7 @@ static void export_run(struct export_call *c)
 {
 	int r;
 
-	if (!(c->counted = bus_start_work(c->ctx, c->m))) {
+	if (!call_start_work(&c->base)) {
 		export_call_free(c);
 		return;
 	}
@@ -115,11 +109,11 @@ static void export_run(struct export_call *c)
 		export_done(NULL, 0, c);
 		return;
 	}
-	r = ct_dump_start(c->ctx->event, &c->kf, export_record, export_done, c, &c->dump);
+	r = ct_dump_start(c->base.ctx->event, &c->kf, export_record, export_done, c, &c->dump);
 	if (r >= 0)
 		return;
 fail:
-	sd_bus_reply_method_errorf(c->m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r));
+	sd_bus_reply_method_errorf(c->base.m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r));
 	export_call_free(c);
 }
 
@@ -142,10 +136,8 @@ int method_export(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 	if (!c)
 		return -ENOMEM;
-	c->ctx = ctx;
-	ctx->busy++;
+	call_init(&c->base, ctx, m);
 	c->fd = -1;
-	c->m = sd_bus_message_ref(m);
 	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0 ||
 	    (r = sd_bus_message_read_basic(m, 's', &format)) < 0)
 		goto fail;

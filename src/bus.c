@@ -38,28 +38,23 @@ struct list_opts {
 };
 
 struct list_call {
-	struct context *ctx;
-	sd_bus_message *m;
+	struct call base;
 	struct ct_filter filter;
 	struct ct_kfilter kf;
 	struct list_opts opts;
 	struct page page;
 	struct ct_dump *dump;
 	bool second_pass;
-	bool counted;   /* holds a LIMIT_WORK unit */
 };
 
 static void list_call_free(struct list_call *c)
 {
 	if (!c)
 		return;
-	c->ctx->busy--;
-	if (c->counted)
-		limits_release(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK);
 	ct_dump_free(c->dump);
 	page_free(&c->page);
 	filter_clear(&c->filter);
-	sd_bus_message_unref(c->m);
+	call_done(&c->base);
 	free(c);
 }
 
@@ -127,7 +122,7 @@ static int list_reply(struct list_call *c)
 	size_t budget = REPLY_BUDGET;
 	int r;
 
-	if ((r = sd_bus_message_new_method_return(c->m, &reply)) < 0 ||
+	if ((r = sd_bus_message_new_method_return(c->base.m, &reply)) < 0 ||
 	    (r = sd_bus_message_append(reply, "u", (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total))) < 0 ||
 	    (r = sd_bus_message_open_container(reply, 'a', CT_RECORD_SIGNATURE)) < 0)
 		return r;
@@ -165,22 +160,22 @@ static void list_on_done(struct ct_dump *d, int error, void *userdata)
 	ct_dump_free(c->dump);
 	c->dump = NULL;
 	if (error < 0) {
-		reply_dump_error(c->m, error);
+		reply_dump_error(c->base.m, error);
 		goto out;
 	}
 	if (c->second_pass)
 		page_compact(&c->page);
 	else {
 		if ((r = page_finish(&c->page)) < 0) {
-			reply_dump_error(c->m, r);
+			reply_dump_error(c->base.m, r);
 			goto out;
 		}
 		if (page_needs_second_pass(&c->page)) {
 			c->second_pass = true;
-			r = ct_dump_start(c->ctx->event, &c->kf, list_on_record, list_on_done, c, &c->dump);
+			r = ct_dump_start(c->base.ctx->event, &c->kf, list_on_record, list_on_done, c, &c->dump);
 			if (r >= 0)
 				return;
-			reply_dump_error(c->m, r);
+			reply_dump_error(c->base.m, r);
 			goto out;
 		}
 	}
@@ -195,7 +190,7 @@ static void list_run(struct list_call *c)
 {
 	int r;
 
-	if (!(c->counted = bus_start_work(c->ctx, c->m))) {
+	if (!call_start_work(&c->base)) {
 		list_call_free(c);
 		return;
 	}
@@ -208,9 +203,9 @@ static void list_run(struct list_call *c)
 		list_call_free(c);
 		return;
 	}
-	r = ct_dump_start(c->ctx->event, &c->kf, list_on_record, list_on_done, c, &c->dump);
+	r = ct_dump_start(c->base.ctx->event, &c->kf, list_on_record, list_on_done, c, &c->dump);
 	if (r < 0) {
-		reply_dump_error(c->m, r);
+		reply_dump_error(c->base.m, r);
 		list_call_free(c);
 	}
 }
@@ -236,9 +231,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 	if (!c)
 		return -ENOMEM;
-	c->ctx = ctx;
-	ctx->busy++;
-	c->m = sd_bus_message_ref(m);
+	call_init(&c->base, ctx, m);
 	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0 ||
 	    (r = parse_list_opts(m, ctx->page_size, &c->opts, error)) < 0)
 		goto fail;
@@ -426,13 +419,29 @@ int bus_add_object(struct context *ctx)
 	return sd_bus_add_object_vtable(ctx->bus, NULL, BUS_PATH, BUS_INTERFACE, vtable, ctx);
 }
 
-bool bus_start_work(struct context *ctx, sd_bus_message *m)
+void call_init(struct call *c, struct context *ctx, sd_bus_message *m)
+{
+	c->ctx = ctx;
+	c->m = sd_bus_message_ref(m);
+	c->counted = false;
+	ctx->busy++;
+}
+
+void call_done(struct call *c)
+{
+	if (c->counted)
+		limits_release(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK);
+	c->ctx->busy--;
+	c->m = sd_bus_message_unref(c->m);
+}
+
+bool call_start_work(struct call *c)
 {
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 
-	if (limits_acquire(ctx->limits, sd_bus_message_get_sender(m), LIMIT_WORK, &error) >= 0)
-		return true;
-	if (sd_bus_reply_method_error(m, &error) < 0)
+	if (limits_acquire(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK, &error) >= 0)
+		return c->counted = true;
+	if (sd_bus_reply_method_error(c->m, &error) < 0)
 		log_warn("Could not answer a call refused by a limit");
 	sd_bus_error_free(&error);
 	return false;

@@ -26,9 +26,19 @@ struct context {
 };
 
 int bus_add_object(struct context *ctx);
+/* What every asynchronous call holds: its message, a place in ctx->busy
+ * (for --exit-idle) and, once authorized and running, a work slot. */
+struct call {
+	struct context *ctx;
+	sd_bus_message *m;
+	bool counted;   /* holds a LIMIT_WORK unit */
+};
+
+void call_init(struct call *c, struct context *ctx, sd_bus_message *m);
+void call_done(struct call *c);
 /* Takes a work slot (LIMIT_WORK) for an authorized call about to run. On
  * refusal it answers the call with LimitsExceeded and returns false. */
-bool bus_start_work(struct context *ctx, sd_bus_message *m);
+bool call_start_work(struct call *c);
 
 /* Whether nothing is going on: no call in progress, no polkit check, no subscriber. */
 bool bus_idle(const struct context *ctx);
