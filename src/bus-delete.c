@@ -19,6 +19,7 @@
 struct del_call {
 	struct call base;
 	const char *method;       /* "Delete", "DeleteMatching" or "Flush" */
+	void (*run)(struct del_call *c);   /* what to do once authorized */
 	struct audit_caller who;
 	struct conn_spec spec;    /* Delete */
 	struct ct_filter filter;  /* DeleteMatching */
@@ -106,11 +107,28 @@ static bool start_work(struct del_call *c)
 	return false;
 }
 
+/* polkit's answer: run the call, or answer the denial (audited). */
+static void authorized(sd_bus_message *m, int ok, const sd_bus_error *error, void *userdata)
+{
+	struct del_call *c = userdata;
+
+	if (ok) {
+		c->run(c);
+		return;
+	}
+	sd_bus_reply_method_error(c->base.m, error);
+	audit_record(c->base.m, &c->who, c->method, error->name, 0);
+	del_call_free(c);
+}
+
 /* Authorizes, then runs c with run(); owns c from here on. */
 static int authorize_and_run(struct del_call *c, const char *action, void (*run)(struct del_call *c),
-			     auth_done_fn on_auth, sd_bus_error *error)
+			     sd_bus_error *error)
 {
-	int r = auth_check(c->base.ctx->auth, c->base.m, action, on_auth, c, error);
+	int r;
+
+	c->run = run;
+	r = auth_check(c->base.ctx->auth, c->base.m, action, authorized, c, error);
 	if (r < 0) {
 		audit_record(c->base.m, &c->who, c->method, error->name ? error->name : SD_BUS_ERROR_FAILED, 0);
 		del_call_free(c);
@@ -119,13 +137,6 @@ static int authorize_and_run(struct del_call *c, const char *action, void (*run)
 	if (r > 0)
 		run(c);
 	return 1;
-}
-
-static void on_denied(struct del_call *c, const sd_bus_error *error)
-{
-	sd_bus_reply_method_error(c->base.m, error);
-	audit_record(c->base.m, &c->who, c->method, error->name, 0);
-	del_call_free(c);
 }
 
 /* --- Delete --------------------------------------------------------------- */
@@ -183,14 +194,6 @@ static void delete_run(struct del_call *c)
 		finish(c, r, NULL, NULL, 0);
 }
 
-static void delete_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error, void *userdata)
-{
-	if (authorized)
-		delete_run(userdata);
-	else
-		on_denied(userdata, error);
-}
-
 int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct del_call *c = del_call_new(userdata, m, "Delete");
@@ -202,7 +205,7 @@ int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		del_call_free(c);
 		return r;
 	}
-	return authorize_and_run(c, "org.example.connections.delete", delete_run, delete_authorized, error);
+	return authorize_and_run(c, "org.example.connections.delete", delete_run, error);
 }
 
 /* --- DeleteMatching ------------------------------------------------------- */
@@ -246,14 +249,6 @@ static void matching_run(struct del_call *c)
 		finish(c, r, NULL, NULL, 0);
 }
 
-static void matching_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error, void *userdata)
-{
-	if (authorized)
-		matching_run(userdata);
-	else
-		on_denied(userdata, error);
-}
-
 int method_delete_matching(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct context *ctx = userdata;
@@ -273,8 +268,7 @@ int method_delete_matching(sd_bus_message *m, void *userdata, sd_bus_error *erro
 					 "(use Flush for that)");
 	}
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
-	return authorize_and_run(c, "org.example.connections.delete-matching", matching_run,
-				 matching_authorized, error);
+	return authorize_and_run(c, "org.example.connections.delete-matching", matching_run, error);
 }
 
 /* --- Flush ---------------------------------------------------------------- */
@@ -319,18 +313,10 @@ static void flush_run(struct del_call *c)
 	g_object_unref(task);
 }
 
-static void flush_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error, void *userdata)
-{
-	if (authorized)
-		flush_run(userdata);
-	else
-		on_denied(userdata, error);
-}
-
 int method_flush(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct del_call *c = del_call_new(userdata, m, "Flush");
 	if (!c)
 		return -ENOMEM;
-	return authorize_and_run(c, "org.example.connections.flush", flush_run, flush_authorized, error);
+	return authorize_and_run(c, "org.example.connections.flush", flush_run, error);
 }
