@@ -165,7 +165,7 @@ function render(total, records) {
 }
 
 function updateCounts(total) {
-    client.call(PATH, "org.freedesktop.DBus.Properties", "Get", [IFACE, "Count"])
+    return client.call(PATH, "org.freedesktop.DBus.Properties", "Get", [IFACE, "Count"])
             .then(([v]) => {
                 const all = v.v;
                 $("counts").textContent = Object.keys(state.filter).length
@@ -176,12 +176,28 @@ function updateCounts(total) {
             .catch(() => { $("counts").textContent = `${total} matching`; });
 }
 
+/* Every change of the view asks for a refresh (refresh()); at most one List
+ * is in flight, and asks that come meanwhile fold into one more. The body's
+ * data-asked counts the asks and data-ready names the last one the page
+ * shows the answer to (or the error of): the page has settled when the two
+ * are equal. Tests wait for that, and so can anything that scripts the page. */
+let asked = 0;
+
 function refresh() {
+    asked++;
+    document.body.dataset.asked = String(asked);
     if (state.busy) {
         pendingRefresh = true;
         return Promise.resolve();
     }
+    return load();
+}
+
+function load() {
     state.busy = true;
+    pendingRefresh = false;
+    const seq = asked;
+    let again = false;
     const opts = { offset: cockpit.variant("u", state.offset), limit: cockpit.variant("u", state.limit) };
     if (state.sort) {
         opts.sort = cockpit.variant("s", state.sort);
@@ -192,20 +208,22 @@ function refresh() {
                 // Keep the admin's place; only step back when the page emptied.
                 if (!records.length && state.offset > 0 && total > 0) {
                     state.offset = Math.max(0, Math.floor((total - 1) / state.limit) * state.limit);
-                    state.busy = false;
-                    return refresh();
+                    again = true;
+                    return;
                 }
                 render(total, records);
-                updateCounts(total);
-                document.body.dataset.ready = String(Date.now());
+                return updateCounts(total);
             })
-            .catch(err => showAlert("danger", explain(err)))
+            .catch(err => {
+                $("counts").textContent = "";
+                showAlert("danger", explain(err));
+            })
             .finally(() => {
                 state.busy = false;
-                if (pendingRefresh) {
-                    pendingRefresh = false;
-                    refresh();
-                }
+                if (again || pendingRefresh)
+                    load();
+                else
+                    document.body.dataset.ready = String(seq);
             });
 }
 
@@ -280,6 +298,7 @@ function setLive(on) {
                 liveTimer = window.setTimeout(() => { liveTimer = null; refresh() }, 1000);
         });
         client.call(PATH, IFACE, "Subscribe", [])
+                .then(() => { document.body.dataset.live = "on" })
                 .catch(err => {
                     showAlert("danger", explain(err));
                     $("live").checked = false;
@@ -289,6 +308,7 @@ function setLive(on) {
         if (liveSub)
             liveSub.remove();
         liveSub = null;
+        delete document.body.dataset.live;
         client.call(PATH, IFACE, "Unsubscribe", []).catch(() => {});
     }
 }

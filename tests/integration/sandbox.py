@@ -43,6 +43,33 @@ table inet cdtest {
 }
 """
 
+# Conntrack timeouts are per network namespace. The kernel's defaults (30 s
+# for UDP and ICMP, 10 s for a closed TCP entry) let entries expire in the
+# middle of a slow test (ASan, valgrind): the sandbox makes every timeout at
+# least this long, so a table changes only when a test changes it. A test
+# about expiry sets short ones itself (set_conntrack_timeouts).
+LONG_TIMEOUT = 6 * 3600
+SYSCTL_DIR = "/proc/sys/net/netfilter"
+
+
+def conntrack_timeout_names():
+    """The namespace's conntrack timeout sysctls (not IPv6 reassembly's)."""
+    return sorted(n for n in os.listdir(SYSCTL_DIR)
+                  if n.startswith("nf_conntrack_") and "_timeout" in n and "frag" not in n)
+
+
+def set_conntrack_timeouts(seconds, names=None, raise_only=True):
+    """Sets the timeouts named (default: all) to `seconds`; with raise_only,
+    a longer default (TCP established: 5 days) is kept."""
+    for n in names or conntrack_timeout_names():
+        path = os.path.join(SYSCTL_DIR, n)
+        with open(path) as f:
+            cur = int(f.read())
+        if raise_only and cur >= seconds:
+            continue
+        with open(path, "w") as f:
+            f.write("%d\n" % seconds)
+
 
 def enter_namespaces():
     """Re-executes the calling script in new network + mount namespaces."""
@@ -130,6 +157,7 @@ class Sandbox:
         if polkit:
             self.start_polkitd()
         self.nft(BASE_RULESET)
+        set_conntrack_timeouts(LONG_TIMEOUT)
         self.start_service()
         return self
 

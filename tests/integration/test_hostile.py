@@ -164,7 +164,8 @@ def test_limits():
     t0 = time.monotonic()
     total, _ = sb.list(opts={"limit": ("u", 1)})
     took = time.monotonic() - t0
-    tap.ok(p.poll() is None and took < 2, "while 30 checks of one caller wait, root's List answers in %.2f s" % took)
+    tap.ok(p.poll() is None and total > 0,
+           "while 30 checks of one caller wait, root's List is answered (%.2f s)" % took)
     os.kill(sb.polkitd.pid, 18)   # SIGCONT
     out = p.communicate(timeout=60)[0]
     tap.ok("ok 16" in out and "error %s 14" % LIMITS in out,
@@ -179,12 +180,14 @@ def test_limits():
     other = sandbox.run([CDCLIENT, "list", "family=s:ipv4", "protocol=s:tcp", "src=s:10.64.0.1",
                          "sport=q:12345", "dport=q:80"], check=False)
     took = time.monotonic() - t0
-    out = p.communicate(timeout=120)[0]
+    flooding = p.poll() is None
+    out = p.communicate(timeout=300)[0]
     ok = int(out.split()[1]) if out.startswith("ok ") else 0
     tap.ok(ok >= 8 and LIMITS in out, "a flooding caller gets 8 calls in progress at a time, the rest "
            "LimitsExceeded: %s" % out.replace("\n", "; "))
-    tap.ok(other.returncode == 0 and "total 1 " in other.stdout and took < 5,
-           "meanwhile another caller's List is answered in %.2f s" % took, other.stderr)
+    tap.ok(other.returncode == 0 and "total 1 " in other.stdout and flooding,
+           "another caller's List is answered while the flood goes on (%.2f s, %.2f s after the flood began)"
+           % (took, t0 - start), other.stderr)
     sb.gdbus("DeleteMatching", "{'src': <'10.64.0.0/16'>}")
 
     # Subscribers (the sandbox runs the service with --max-subscribers=3).

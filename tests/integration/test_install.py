@@ -146,17 +146,18 @@ def test_exit_idle():
         t0 = time.monotonic()
         sb.service.wait(10)
         took = time.monotonic() - t0
-        tap.ok(sb.service.returncode == 0 and 0.5 < took < 5, "--exit-idle=1: exits with 0 after %.1f s idle" % took)
+        tap.ok(sb.service.returncode == 0 and took > 0.5, "--exit-idle=1: exits with 0 after %.1f s idle" % took)
         sb.wait_name(sandbox.NAME, present=False)
         tap.ok(True, "and gave its name back")
         sb.start_service()
-        w = sandbox.popen([os.path.join(sandbox.BUILDDIR, "tests", "tools", "cdwatch"), "--seconds", "3"],
+        w = sandbox.popen([os.path.join(sandbox.BUILDDIR, "tests", "tools", "cdwatch")],
                           stdout=subprocess.PIPE, text=True)
         w.stdout.readline()
-        time.sleep(2.5)
+        time.sleep(3)   # three idle periods
         tap.ok(sb.service.poll() is None, "a subscriber keeps it running")
+        w.terminate()
         w.wait(10)
-        sb.service.wait(10)
+        sb.service.wait(30)
         tap.eq(sb.service.returncode, 0, "once the subscriber left, it exits")
     finally:
         sb.stop()
