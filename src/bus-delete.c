@@ -121,6 +121,14 @@ static void authorized(sd_bus_message *m, int ok, const sd_bus_error *error, voi
 	del_call_free(c);
 }
 
+/* Refuses the call at parse time (error is set), audited like any refusal. */
+static int refuse(struct del_call *c, int r, const sd_bus_error *error)
+{
+	audit_record(c->base.m, &c->who, c->method, error->name ? error->name : SD_BUS_ERROR_INVALID_ARGS, 0);
+	del_call_free(c);
+	return r;
+}
+
 /* Authorizes, then runs c with run(); owns c from here on. */
 static int authorize_and_run(struct del_call *c, const char *action, void (*run)(struct del_call *c),
 			     sd_bus_error *error)
@@ -201,10 +209,8 @@ int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 	if (!c)
 		return -ENOMEM;
-	if ((r = conn_spec_parse(m, &c->spec, error)) < 0) {
-		del_call_free(c);
-		return r;
-	}
+	if ((r = conn_spec_parse(m, &c->spec, error)) < 0)
+		return refuse(c, r, error);
 	return authorize_and_run(c, "org.example.connections.delete", delete_run, error);
 }
 
@@ -257,16 +263,12 @@ int method_delete_matching(sd_bus_message *m, void *userdata, sd_bus_error *erro
 
 	if (!c)
 		return -ENOMEM;
-	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0) {
-		del_call_free(c);
-		return r;
-	}
-	if (c->filter.keys == 0) {
-		del_call_free(c);
-		return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-					 "DeleteMatching needs a filter: an empty one would delete every connection "
-					 "(use Flush for that)");
-	}
+	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0)
+		return refuse(c, r, error);
+	if (c->filter.keys == 0)
+		return refuse(c, sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+						   "DeleteMatching needs a filter: an empty one would delete every "
+						   "connection (use Flush for that)"), error);
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
 	return authorize_and_run(c, "org.example.connections.delete-matching", matching_run, error);
 }

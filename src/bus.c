@@ -406,7 +406,7 @@ static const sd_bus_vtable vtable[] = {
 static int note_call(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct context *ctx = userdata;
-	if (sd_bus_message_get_type(m, NULL) >= 0 && sd_bus_message_is_method_call(m, NULL, NULL))
+	if (sd_bus_message_is_method_call(m, NULL, NULL) > 0)
 		(void)sd_event_now(ctx->event, CLOCK_MONOTONIC, &ctx->last_call_usec);
 	return 0;
 }

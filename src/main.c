@@ -213,34 +213,132 @@ static char *state_file(void)
 	return g_build_filename(dir, "addresses", NULL);
 }
 
-static gboolean on_signal(gpointer loop)
+/* --- leaving ----------------------------------------------------------------
+ * As systemd's bus services leave (bus_event_loop_with_idle): give the name
+ * back, then go on serving until the bus says the name is gone. Every call
+ * sent to the name before the release reaches us before that
+ * NameOwnerChanged, so none is dropped; later ones wait for the next
+ * instance (D-Bus activation). Calls in progress finish first: a
+ * DeleteMatching or Flush is answered and audited, never cut off half done.
+ * A bound keeps a stuck polkit check from holding the exit for ever. */
+#define LEAVE_TIMEOUT_USEC (20 * 1000000ULL)
+#define LEAVE_POLL_USEC (20 * 1000ULL)
+
+struct leaving {
+	struct context *ctx;
+	GMainLoop *loop;
+	bool started;
+	bool name_gone;
+	uint64_t deadline;
+};
+
+static bool leave_done(struct leaving *l)
 {
-	log_info("Exiting on signal");
-	g_main_loop_quit(loop);
+	uint64_t now = 0;
+
+	(void)sd_event_now(l->ctx->event, CLOCK_MONOTONIC, &now);
+	if (l->name_gone && l->ctx->busy == 0 && auth_pending(l->ctx->auth) == 0)
+		return true;
+	if (now < l->deadline)
+		return false;
+	log_warn("Leaving with %u calls in progress and %u authorizations pending after %llu s",
+		 l->ctx->busy, auth_pending(l->ctx->auth), LEAVE_TIMEOUT_USEC / 1000000);
+	return true;
+}
+
+static int leave_tick(sd_event_source *s, uint64_t now, void *userdata)
+{
+	struct leaving *l = userdata;
+
+	if (leave_done(l)) {
+		g_main_loop_quit(l->loop);
+		return 0;
+	}
+	int r = sd_event_source_set_time(s, now + LEAVE_POLL_USEC);
+	return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static int on_name_gone(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct leaving *l = userdata;
+
+	log_debug("The bus has released %s", BUS_NAME);
+	l->name_gone = true;
+	return 0;
+}
+
+static int on_release_reply(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct leaving *l = userdata;
+	const sd_bus_error *e = sd_bus_message_get_error(m);
+
+	/* Without the name there is no NameOwnerChanged to wait for. */
+	if (e) {
+		log_warn("Releasing %s failed: %s", BUS_NAME, e->message ? e->message : e->name);
+		l->name_gone = true;
+	}
+	return 0;
+}
+
+static void leave(struct leaving *l, const char *why)
+{
+	g_autofree char *match = NULL;
+	const char *unique = NULL;
+	uint64_t now = 0;
+	int r;
+
+	if (l->started)
+		return;
+	l->started = true;
+	log_info("Leaving (%s): %u calls in progress", why, l->ctx->busy);
+	(void)sd_event_now(l->ctx->event, CLOCK_MONOTONIC, &now);
+	l->deadline = now + LEAVE_TIMEOUT_USEC;
+
+	if ((r = sd_bus_get_unique_name(l->ctx->bus, &unique)) >= 0)
+		match = g_strdup_printf("type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',"
+					"interface='org.freedesktop.DBus',member='NameOwnerChanged',"
+					"arg0='%s',arg1='%s',arg2=''", BUS_NAME, unique);
+	if (r < 0 ||
+	    (r = sd_bus_add_match_async(l->ctx->bus, NULL, match, on_name_gone, NULL, l)) < 0 ||
+	    (r = sd_bus_release_name_async(l->ctx->bus, NULL, BUS_NAME, on_release_reply, l)) < 0) {
+		log_warn("Cannot release %s: %s", BUS_NAME, strerror(-r));
+		l->name_gone = true;
+	}
+	if ((r = sd_event_add_time_relative(l->ctx->event, NULL, CLOCK_MONOTONIC, 0, 0, leave_tick, l)) < 0) {
+		log_err("Cannot wait for calls in progress: %s", strerror(-r));
+		g_main_loop_quit(l->loop);
+	}
+}
+
+static gboolean on_signal(gpointer userdata)
+{
+	struct leaving *l = userdata;
+
+	if (l->started) {   /* a second one: leave at once */
+		log_info("Exiting at once on a second signal");
+		g_main_loop_quit(l->loop);
+		return G_SOURCE_CONTINUE;
+	}
+	leave(l, "signal");
 	return G_SOURCE_CONTINUE;
 }
 
-struct idle {
-	struct context *ctx;
-	GMainLoop *loop;
-};
-
-/* Exit when idle long enough; D-Bus activation starts us again on demand. */
+/* Leave when idle long enough; D-Bus activation starts us again on demand. */
 static int idle_check(sd_event_source *s, uint64_t now, void *userdata)
 {
-	struct idle *idle = userdata;
+	struct leaving *l = userdata;
 	uint64_t period = (uint64_t)exit_idle_sec * 1000000;
-	uint64_t since = idle->ctx->last_call_usec;
+	uint64_t since = l->ctx->last_call_usec;
 
-	if (bus_idle(idle->ctx) && now >= since + period) {
-		log_info("Exiting after %u s without calls", exit_idle_sec);
-		/* Give the name back first: callers from now on wait for the next instance. */
-		(void)sd_bus_release_name(idle->ctx->bus, BUS_NAME);
-		g_main_loop_quit(idle->loop);
-		return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+	if (l->started)
+		return 0;
+	if (bus_idle(l->ctx) && now >= since + period) {
+		log_info("No calls for %u s", exit_idle_sec);
+		leave(l, "idle");
+		return 0;
 	}
 	/* Not yet: look again when the quiet period could be over. */
-	int r = sd_event_source_set_time(s, (bus_idle(idle->ctx) ? since : now) + period);
+	int r = sd_event_source_set_time(s, (bus_idle(l->ctx) ? since : now) + period);
 	return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
@@ -263,6 +361,7 @@ int main(int argc, char **argv)
 				      .max_subscribers = LIMIT_SUBSCRIBERS };
 	struct addrwatch *addrwatch = NULL;
 	g_autofree char *addr_file = NULL;
+	struct leaving leaving = { .ctx = &ctx };
 	GMainLoop *loop = NULL;
 	GSource *source = NULL;
 	int r;
@@ -281,14 +380,15 @@ int main(int argc, char **argv)
 	}
 
 	loop = g_main_loop_new(NULL, FALSE);
+	leaving.loop = loop;
 	if ((r = sd_event_new(&ctx.event)) < 0) {
 		log_err("Cannot create the event loop: %s", strerror(-r));
 		goto out;
 	}
 	source = event_gsource_new(ctx.event);
 	g_source_attach(source, NULL);
-	g_unix_signal_add(SIGTERM, on_signal, loop);
-	g_unix_signal_add(SIGINT, on_signal, loop);
+	g_unix_signal_add(SIGTERM, on_signal, &leaving);
+	g_unix_signal_add(SIGINT, on_signal, &leaving);
 
 	if ((r = sd_bus_open_system(&ctx.bus)) < 0) {
 		log_err("Cannot connect to the system bus: %s", strerror(-r));
@@ -322,11 +422,10 @@ int main(int argc, char **argv)
 		log_err("Cannot acquire the name %s: %s", BUS_NAME, strerror(-r));
 		goto out;
 	}
-	struct idle idle = { &ctx, loop };
 	if (exit_idle_sec) {
 		(void)sd_event_now(ctx.event, CLOCK_MONOTONIC, &ctx.last_call_usec);
 		r = sd_event_add_time(ctx.event, NULL, CLOCK_MONOTONIC,
-				      ctx.last_call_usec + (uint64_t)exit_idle_sec * 1000000, 0, idle_check, &idle);
+				      ctx.last_call_usec + (uint64_t)exit_idle_sec * 1000000, 0, idle_check, &leaving);
 		if (r < 0) {
 			log_err("Cannot set up the idle timer: %s", strerror(-r));
 			goto out;

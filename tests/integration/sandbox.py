@@ -249,7 +249,9 @@ class Sandbox:
         if p and p.poll() is None:
             p.terminate()
             try:
-                p.wait(5)
+                # The service answers what is queued and lets calls in
+                # progress finish before it exits (at most 20 s).
+                p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()

@@ -317,8 +317,36 @@ def test_signal_and_audit():
     tap.ok(any("method=Flush uid=%d" % sandbox.USERS["cddeny"] in l and "AccessDenied" in l for l in audits),
            "a denied Flush is audited too")
     tap.ok(all(re.search(r"name=:\d+\.\d+ ", l) for l in audits), "audit records name the caller's bus name")
-    tap.ok(audits and all(re.search(r"uid=\d+ pid=[1-9]\d* ", l) for l in audits),
+    tap.ok(audits and all(re.search(r" uid=\d+ pid=[1-9]\d* ", l) for l in audits),
            "every audit record has the caller's uid and pid", [l for l in audits if "uid=-1" in l or "pid=0" in l])
+
+
+def test_audit_names_the_human():
+    # As `sudo busctl` from user 4101's login session: root's uid, the
+    # session's login uid (set as pam_loginuid would, before the exec).
+    populate()
+    login = sandbox.USERS["cdallow"]
+    r = sandbox.run(["sh", "-c", 'echo %d > /proc/self/loginuid && exec gdbus call --system --dest %s '
+                     '--object-path %s --method %s.DeleteMatching "{\'mark\': <uint32 16>}"'
+                     % (login, sandbox.NAME, sandbox.PATH, sandbox.IFACE)], check=False)
+    tap.ok(r.returncode == 0, "DeleteMatching as root from a login session", r.stderr)
+    log = open(sb.service_log).read()
+    rec = [l for l in log.splitlines() if l.startswith("AUDIT method=DeleteMatching uid=0 ") and "filter='mark=16'" in l]
+    tap.ok(rec and re.search(r" loginuid=%d session=[1-9]\d* " % login, rec[-1]),
+           "the audit record names the login uid %d and its session" % login, rec)
+    tap.ok(all(" loginuid=-1 session=-1 " in l for l in log.splitlines()
+               if l.startswith("AUDIT ") and "filter='mark=16'" not in l),
+           "callers without a login session are recorded as loginuid=-1 session=-1")
+    # Refused while parsing: audited too, with who asked.
+    call("DeleteMatching", text_filter({"port": ("s", "53")}), user="cdallow")
+    call("Delete", text_filter({"colour": ("s", "red")}), user="cddeny")
+    log = open(sb.service_log).read()
+    tap.ok(re.search(r"AUDIT method=DeleteMatching uid=%d .*result=org.freedesktop.DBus.Error.InvalidArgs count=0"
+                     % sandbox.USERS["cdallow"], log),
+           "a DeleteMatching refused for a bad filter is audited")
+    tap.ok(re.search(r"AUDIT method=Delete uid=%d .*filter='colour=red' result=org.freedesktop.DBus.Error.InvalidArgs"
+                     % sandbox.USERS["cddeny"], log),
+           "a Delete refused for a bad connection is audited, with what was asked")
 
 
 try:
@@ -328,6 +356,7 @@ try:
     tap.run(test_delete_matching)
     tap.run(test_authorization)
     tap.run(test_signal_and_audit)
+    tap.run(test_audit_names_the_human)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())

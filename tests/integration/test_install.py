@@ -89,8 +89,7 @@ def test_unit():
     for line in ("Type=dbus", "BusName=org.example.Connections", "ExecStart=/usr/libexec/connectionsd",
                  "CapabilityBoundingSet=CAP_NET_ADMIN", "RestrictAddressFamilies=AF_UNIX AF_NETLINK",
                  "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "NoNewPrivileges=yes",
-                 "MemoryDenyWriteExecute=yes", "SystemCallFilter=@system-service", "RuntimeDirectory=connectionsd",
-                 "Alias=dbus-org.example.Connections.service"):
+                 "MemoryDenyWriteExecute=yes", "SystemCallFilter=@system-service", "RuntimeDirectory=connectionsd"):
         tap.ok(line in text.splitlines(), "the unit has %s" % line)
     tap.ok("PrivateNetwork=yes" not in text, "the unit keeps the host's network namespace")
     r = run(["systemd-analyze", "verify", "--man=no", "--recursive-errors=no", "--root=" + DEST, unit])
@@ -100,8 +99,9 @@ def test_unit():
     score = float(m.group(1)) if m else 99
     tap.ok(score <= 2.0, "systemd-analyze security: exposure %.1f (at most 2.0)" % score, r.stdout[-1500:])
     act = open(os.path.join(DEST, "usr/share/dbus-1/system-services/org.example.Connections.service")).read()
-    tap.ok("Exec=/bin/false" in act and "SystemdService=dbus-org.example.Connections.service" in act,
-           "D-Bus activation goes through the unit only")
+    tap.ok("Exec=/bin/false" in act and "SystemdService=connectionsd.service" in act.splitlines(),
+           "D-Bus activation goes through the unit only, by its real name")
+    tap.ok("Alias=" not in text, "activation needs no alias that only enabling would create")
 
 
 def test_policies():
@@ -140,25 +140,92 @@ def test_man_pages():
                "man -l %s renders" % os.path.basename(page), r.stderr)
 
 
-def test_exit_idle():
-    sb = sandbox.Sandbox(service_args=["--exit-idle=1"]).start(polkit=False)
+TOOLS = os.path.join(sandbox.BUILDDIR, "tests", "tools")
+CDCLIENT = os.environ.get("CD_CDCLIENT") or os.path.join(TOOLS, "cdclient")
+CTFILL = os.environ.get("CD_CTFILL") or os.path.join(TOOLS, "ctfill")
+
+
+def version_ok(sb):
+    r = sb.busctl("get-property", sandbox.NAME, sandbox.PATH, sandbox.IFACE, "Version", check=False)
+    return r.returncode == 0
+
+
+def test_exit_idle(sb):
+    sb.service_args = ["--exit-idle=3"]
+    sb.start_service()
+    pid = sb.service.pid
+    answered, end = 0, time.monotonic() + 8
+    while time.monotonic() < end:
+        answered += version_ok(sb)
+        time.sleep(0.5)
+    tap.ok(sb.service.poll() is None and sb.service.pid == pid and answered >= 8,
+           "--exit-idle=3: called every 0.5 s for 8 s, the same process serves (%d calls)" % answered)
+    t0 = time.monotonic()
+    sb.service.wait(60)
+    took = time.monotonic() - t0
+    tap.ok(sb.service.returncode == 0 and took > 2, "then, left alone, it exits with 0 after %.1f s" % took)
+    sb.wait_name(sandbox.NAME, present=False)
+    tap.ok(True, "and gave its name back")
+    sb.start_service()
+    w = sandbox.popen([os.path.join(TOOLS, "cdwatch")], stdout=subprocess.PIPE, text=True)
+    w.stdout.readline()
+    time.sleep(7)   # two idle periods
+    tap.ok(sb.service.poll() is None, "a subscriber keeps it running")
+    w.terminate()
+    w.wait(10)
+    sb.service.wait(60)
+    tap.eq(sb.service.returncode, 0, "once the subscriber left, it exits")
+
+
+def stopped_with_queued(sb, flood_args):
+    """Freezes the service, has cdclient queue calls for it until the bus has
+    passed them all on, then sends SIGTERM and lets it run: returns what the
+    client got and the service's exit status."""
+    os.kill(sb.service.pid, 19)   # SIGSTOP
+    p = sandbox.popen([CDCLIENT, "flood"] + flood_args + ["--routed"], stdout=subprocess.PIPE, text=True)
+    routed = p.stdout.readline().strip()
+    sb.service.terminate()
+    os.kill(sb.service.pid, 18)   # SIGCONT
+    out = routed + "; " + p.communicate(timeout=120)[0].replace("\n", "; ")
+    sb.service.wait(60)
+    return out, sb.service.returncode
+
+
+def test_exit_answers_queued(sb):
+    sb.service_args = []
+    sb.start_service()
+    out, rc = stopped_with_queued(sb, ["45", "--statistics"])
+    tap.ok("routed 45" in out and "ok 45;" in out,
+           "45 calls queued when SIGTERM came are all answered before it exits", out)
+    tap.eq(rc, 0, "and it exits with 0")
+
+    sb.start_service()
+    sandbox.run([CTFILL, "100000", "--src", "10.90.0.0"])
+    sandbox.run([CTFILL, "1000", "--src", "10.91.0.0"])
+    out, rc = stopped_with_queued(sb, ["1", "--delete-matching", "src=s:10.90.0.0/16"])
+    left = int(sandbox.run("conntrack -C").stdout)
+    tap.ok("ok 1;" in out and left == 1000,
+           "SIGTERM as a DeleteMatching of 100,000 starts: it finishes and is answered (%d left)" % left, out)
+    log = open(sb.service_log).read()
+    tap.ok(re.search(r"AUDIT .*method=DeleteMatching .*result=ok count=100000", log),
+           "and is audited", log[-2000:])
+    tap.eq(rc, 0, "then the service exits with 0")
+
+    sb.start_service()
+    out, rc = stopped_with_queued(sb, ["1", "--flush"])
+    left = int(sandbox.run("conntrack -C").stdout)
+    log = open(sb.service_log).read()
+    tap.ok("ok 1;" in out and left == 0 and re.search(r"AUDIT .*method=Flush .*result=ok count=1000", log),
+           "SIGTERM as a Flush starts: it finishes, is answered and audited", out)
+    tap.eq(rc, 0, "then the service exits with 0")
+
+
+def test_service_lifecycle():
+    sb = sandbox.Sandbox().start(polkit=False)
+    sb.stop_service()
     try:
-        t0 = time.monotonic()
-        sb.service.wait(10)
-        took = time.monotonic() - t0
-        tap.ok(sb.service.returncode == 0 and took > 0.5, "--exit-idle=1: exits with 0 after %.1f s idle" % took)
-        sb.wait_name(sandbox.NAME, present=False)
-        tap.ok(True, "and gave its name back")
-        sb.start_service()
-        w = sandbox.popen([os.path.join(sandbox.BUILDDIR, "tests", "tools", "cdwatch")],
-                          stdout=subprocess.PIPE, text=True)
-        w.stdout.readline()
-        time.sleep(3)   # three idle periods
-        tap.ok(sb.service.poll() is None, "a subscriber keeps it running")
-        w.terminate()
-        w.wait(10)
-        sb.service.wait(30)
-        tap.eq(sb.service.returncode, 0, "once the subscriber left, it exits")
+        test_exit_idle(sb)
+        test_exit_answers_queued(sb)
     finally:
         sb.stop()
 
@@ -168,7 +235,7 @@ try:
     tap.run(test_unit)
     tap.run(test_policies)
     tap.run(test_man_pages)
-    tap.run(test_exit_idle)
+    tap.run(test_service_lifecycle)
 finally:
     subprocess.run(["rm", "-rf", DEST])
 sys.exit(tap.done())

@@ -7,9 +7,12 @@
  *       writes what Export returns to stdout
  *   cdclient delete-matching FILTER...
  *       prints the number deleted
- *   cdclient flood N [--no-wait] [--statistics]
- *       sends N List calls (limit 0), or GetStatistics calls, at once on one connection; prints
- *       "ok K" and "error NAME COUNT" lines, or hangs up at once with --no-wait
+ *   cdclient flood N [--no-wait] [--statistics|--flush|--delete-matching FILTER] [--routed]
+ *       sends N List calls (limit 0), or GetStatistics, Flush or DeleteMatching calls, at once
+ *       on one connection; prints "ok K" and "error NAME COUNT" lines, or hangs up at once with
+ *       --no-wait. With --routed it first prints "routed N" once the bus has passed every
+ *       call on to the service (a bus call of its own on the same connection came back: the
+ *       bus handles a connection's messages in order)
  *
  * FILTER is KEY=TYPE:VALUE with TYPE s, q, u, b or as (comma-separated),
  * e.g. dport=q:443 src=s:10.0.0.0/8 status=as:ASSURED,SEEN_REPLY. */
@@ -201,18 +204,31 @@ static int flood_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_erro
 static int do_flood(sd_bus *bus, int argc, char **argv)
 {
 	unsigned n = argc > 0 ? (unsigned)strtoul(argv[0], NULL, 0) : 10;
-	int no_wait = 0, statistics = 0;
+	int no_wait = 0, statistics = 0, flush = 0, routed = 0;
+	char *delete_filter = NULL;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
 		no_wait |= strcmp(argv[i], "--no-wait") == 0;
 		statistics |= strcmp(argv[i], "--statistics") == 0;
+		flush |= strcmp(argv[i], "--flush") == 0;
+		routed |= strcmp(argv[i], "--routed") == 0;
+		if (strcmp(argv[i], "--delete-matching") == 0 && i + 1 < argc)
+			delete_filter = argv[++i];
 	}
 	for (unsigned i = 0; i < n; i++) {
+		sd_bus_message *m = NULL;
 		if (statistics)
 			r = sd_bus_call_method_async(bus, NULL, NAME, PATH, IFACE, "GetStatistics", flood_reply,
 						     NULL, "");
-		else
+		else if (flush)
+			r = sd_bus_call_method_async(bus, NULL, NAME, PATH, IFACE, "Flush", flood_reply, NULL, "");
+		else if (delete_filter) {
+			if ((r = sd_bus_message_new_method_call(bus, &m, NAME, PATH, IFACE, "DeleteMatching")) >= 0 &&
+			    (r = append_filter(m, 1, &delete_filter)) >= 0)
+				r = sd_bus_call_async(bus, NULL, m, flood_reply, NULL, 0);
+			sd_bus_message_unref(m);
+		} else
 			r = sd_bus_call_method_async(bus, NULL, NAME, PATH, IFACE, "List", flood_reply, NULL,
 						     "a{sv}a{sv}", 0, 1, "limit", "u", 0);
 		if (r < 0)
@@ -223,6 +239,13 @@ static int do_flood(sd_bus *bus, int argc, char **argv)
 		sd_bus_flush(bus);
 		printf("sent %u\n", n);
 		return 0;
+	}
+	if (routed) {
+		if ((r = sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+					    "org.freedesktop.DBus", "GetId", NULL, NULL, "")) < 0)
+			return r;
+		printf("routed %u\n", n);
+		fflush(stdout);
 	}
 	while (flood_pending > 0) {
 		r = sd_bus_process(bus, NULL);
