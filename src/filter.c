@@ -120,12 +120,13 @@ static int parse_state(struct ct_filter *f, const char *s, sd_bus_error *error)
 	uint32_t *masks[] = { &f->tcp_states, &f->sctp_states, &f->dccp_states };
 	bool any = false;
 
-	for (size_t i = 0; i < sizeof(protos); i++)
-		for (unsigned st = 0; st < ct_state_count(protos[i]); st++)
-			if (strcasecmp(ct_state_name(protos[i], (uint8_t)st), s) == 0) {
-				*masks[i] |= 1u << st;
-				any = true;
-			}
+	for (size_t i = 0; i < sizeof(protos); i++) {
+		int st = ct_state_from_name(protos[i], s);
+		if (st >= 0) {
+			*masks[i] |= 1u << st;
+			any = true;
+		}
+	}
 	if (!any)
 		return INVALID(error, "Filter key 'state': unknown state '%s'", s);
 	return 0;

@@ -2,10 +2,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct { uint8_t num; const char *name; } protos[] = {
 	{ IPPROTO_TCP, "tcp" }, { IPPROTO_UDP, "udp" }, { IPPROTO_UDPLITE, "udplite" },
@@ -75,6 +77,30 @@ const char *ct_state_name(uint8_t proto, uint8_t state)
 	unsigned n;
 	const char *const *names = states_of(proto, &n);
 	return names && state < n ? names[state] : NULL;
+}
+
+/* Other names conntrack(8) accepts for a state: TCP's state 9 is the
+ * kernel's TCP_CONNTRACK_LISTEN, printed as SYN_SENT2, taken as LISTEN. */
+static const struct {
+	uint8_t proto;
+	uint8_t state;
+	const char *name;
+} state_aliases[] = {
+	{ IPPROTO_TCP, TCP_CONNTRACK_LISTEN, "LISTEN" },
+};
+
+int ct_state_from_name(uint8_t proto, const char *name)
+{
+	unsigned n;
+	const char *const *names = states_of(proto, &n);
+
+	for (unsigned st = 0; names && st < n; st++)
+		if (strcasecmp(names[st], name) == 0)
+			return (int)st;
+	for (size_t i = 0; i < sizeof(state_aliases) / sizeof(state_aliases[0]); i++)
+		if (state_aliases[i].proto == proto && strcasecmp(state_aliases[i].name, name) == 0)
+			return state_aliases[i].state;
+	return -1;
 }
 
 static const char *const status_names[CT_STATUS_BITS] = {

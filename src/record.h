@@ -43,6 +43,9 @@ int ct_proto_from_name(const char *s);
 const char *ct_state_name(uint8_t proto, uint8_t state);
 /* Number of states of a protocol with states (tcp, sctp, dccp), 0 otherwise. */
 unsigned ct_state_count(uint8_t proto);
+/* The state a name stands for in a protocol (any case; the names
+ * ct_state_name gives and the others conntrack(8) accepts), or -1. */
+int ct_state_from_name(uint8_t proto, const char *name);
 
 /* Kernel IPS_* bit names without the prefix; NULL for unnamed bits. */
 const char *ct_status_name(unsigned bit);

@@ -299,6 +299,20 @@ def test_sort_by_timeout():
     sandbox.run("conntrack -D -m 0x5eed >/dev/null")
 
 
+def test_state_names():
+    """Every state name conntrack(8) takes: TCP's state 9 is printed SYN_SENT2
+    and taken as LISTEN too."""
+    sandbox.run("conntrack -I -p tcp -s 192.0.2.210 -d 192.0.2.211 --sport 1 --dport 2 --state LISTEN -t 600")
+    ref = sb.conntrack("-p", "tcp", "--state", "LISTEN")
+    tap.eq(len(ref), 1, "conntrack -I made one entry in TCP's state 9")
+    for name in ("LISTEN", "listen", "SYN_SENT2"):
+        total, recs = sb.list({"state": ("s", name)})
+        tap.ok([r["id"] for r in recs] == [e["id"] for e in ref] and recs[0]["state"] == ref[0]["state"],
+               "state %s finds it, named %s as conntrack -L names it" % (name, ref[0]["state"]),
+               [(r["id"], r["state"]) for r in recs])
+    sandbox.run("conntrack -D -p tcp -s 192.0.2.210 >/dev/null")
+
+
 def addr_key(a):
     import ipaddress
     ip = ipaddress.ip_address(a)
@@ -312,6 +326,7 @@ try:
     tap.run(test_errors)
     tap.run(test_paging_and_sorting, recs)
     tap.run(test_sort_by_timeout)
+    tap.run(test_state_names)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())
