@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
@@ -32,6 +33,7 @@ struct link {
 struct addrwatch {
 	struct mnl_socket *nl;
 	sd_event_source *io;
+	sd_event_source *save_later;   /* a defer source: one save per loop iteration */
 	char *state_file;
 	GArray *held;    /* struct held */
 	GArray *links;   /* struct link */
@@ -73,18 +75,28 @@ static struct held *find(struct addrwatch *w, const char *ifname, uint8_t family
 	return NULL;
 }
 
-/* Writes the history atomically: a crash never leaves half a file. */
+/* Writes the history atomically: a crash never leaves half a file, and a
+ * failed write leaves neither a temporary file nor an open FILE behind. */
 static void save(struct addrwatch *w)
 {
 	g_autofree char *tmp = NULL;
-	FILE *f;
+	FILE *f = NULL;
+	int fd;
+	bool ok;
 
 	if (!w->state_file)
 		return;
 	tmp = g_strdup_printf("%s.tmp", w->state_file);
-	f = fopen(tmp, "we");
-	if (!f) {
+	/* A fresh file: whatever was left at that name, a link included, is
+	 * removed and never followed. */
+	(void)unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
 		log_warn("Cannot write %s: %m", tmp);
+		if (fd >= 0) {
+			close(fd);
+			(void)unlink(tmp);
+		}
 		return;
 	}
 	fprintf(f, "# interface family address (addresses held since connectionsd started)\n");
@@ -94,8 +106,19 @@ static void save(struct addrwatch *w)
 		inet_ntop(h->family, h->addr, a, sizeof(a));
 		fprintf(f, "%s %s %s\n", h->ifname, h->family == AF_INET ? "ipv4" : "ipv6", a);
 	}
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || fclose(f) != 0 || rename(tmp, w->state_file) < 0)
-		log_warn("Cannot write %s: %m", w->state_file);
+	ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
+	if (fclose(f) != 0)
+		ok = false;
+	if (ok && rename(tmp, w->state_file) == 0)
+		return;
+	log_warn("Cannot write %s: %m", w->state_file);
+	(void)unlink(tmp);
+}
+
+static int save_cb(sd_event_source *s, void *userdata)
+{
+	save(userdata);
+	return 0;
 }
 
 static void load(struct addrwatch *w)
@@ -192,10 +215,13 @@ static bool handle(struct addrwatch *w, const struct nlmsghdr *nlh)
 	return true;
 }
 
+/* A change is saved once the loop comes round, not inside whatever applied
+ * it: a caller's filter (catch_up) never writes the file itself. */
 static int msg_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct addrwatch *w = data;
-	if (handle(w, nlh) && !w->starting)
+	if (handle(w, nlh) && !w->starting && w->save_later &&
+	    sd_event_source_set_enabled(w->save_later, SD_EVENT_ONESHOT) < 0)
 		save(w);
 	return MNL_CB_OK;
 }
@@ -258,7 +284,9 @@ int addrwatch_new(sd_event *e, const char *state_file, struct addrwatch **ret)
 		goto fail;
 	w->starting = false;
 	save(w);
-	if ((r = sd_event_add_io(e, &w->io, mnl_socket_get_fd(w->nl), EPOLLIN, io_cb, w)) < 0)
+	if ((r = sd_event_add_defer(e, &w->save_later, save_cb, w)) < 0 ||
+	    (r = sd_event_source_set_enabled(w->save_later, SD_EVENT_OFF)) < 0 ||
+	    (r = sd_event_add_io(e, &w->io, mnl_socket_get_fd(w->nl), EPOLLIN, io_cb, w)) < 0)
 		goto fail;
 	*ret = w;
 	return 0;
@@ -271,6 +299,11 @@ void addrwatch_free(struct addrwatch *w)
 {
 	if (!w)
 		return;
+	/* A change not saved yet is saved now: the next instance reads it. */
+	int pending = 0;
+	if (w->save_later && sd_event_source_get_enabled(w->save_later, &pending) >= 0 && pending)
+		save(w);
+	sd_event_source_disable_unref(w->save_later);
 	sd_event_source_disable_unref(w->io);
 	if (w->nl)
 		mnl_socket_close(w->nl);

@@ -116,7 +116,7 @@ static void authorized(sd_bus_message *m, int ok, const sd_bus_error *error, voi
 		c->run(c);
 		return;
 	}
-	sd_bus_reply_method_error(c->base.m, error);
+	call_reply_error(c->base.m, error);
 	audit_record(c->base.m, &c->who, c->method, error->name, 0);
 	del_call_free(c);
 }

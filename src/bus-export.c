@@ -113,7 +113,8 @@ static void export_run(struct export_call *c)
 	if (r >= 0)
 		return;
 fail:
-	sd_bus_reply_method_errorf(c->base.m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r));
+	if (sd_bus_reply_method_errorf(c->base.m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r)) < 0)
+		log_warn("Could not answer Export");
 	export_call_free(c);
 }
 
@@ -123,7 +124,7 @@ static void export_authorized(sd_bus_message *m, int authorized, const sd_bus_er
 		export_run(userdata);
 		return;
 	}
-	sd_bus_reply_method_error(m, error);
+	call_reply_error(m, error);
 	export_call_free(userdata);
 }
 

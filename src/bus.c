@@ -216,7 +216,7 @@ static void list_authorized(sd_bus_message *m, int authorized, const sd_bus_erro
 	struct list_call *c = userdata;
 
 	if (!authorized) {
-		sd_bus_reply_method_error(m, error);
+		call_reply_error(m, error);
 		list_call_free(c);
 		return;
 	}
@@ -435,14 +435,20 @@ void call_done(struct call *c)
 	c->m = sd_bus_message_unref(c->m);
 }
 
+void call_reply_error(sd_bus_message *m, const sd_bus_error *error)
+{
+	int r = sd_bus_reply_method_error(m, error);
+	if (r < 0)
+		log_warn("Could not answer %s with %s: %s", sd_bus_message_get_member(m), error->name, strerror(-r));
+}
+
 bool call_start_work(struct call *c)
 {
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 
 	if (limits_acquire(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK, &error) >= 0)
 		return c->counted = true;
-	if (sd_bus_reply_method_error(c->m, &error) < 0)
-		log_warn("Could not answer a call refused by a limit");
+	call_reply_error(c->m, &error);
 	sd_bus_error_free(&error);
 	return false;
 }

@@ -40,5 +40,9 @@ void call_done(struct call *c);
  * refusal it answers the call with LimitsExceeded and returns false. */
 bool call_start_work(struct call *c);
 
+/* Answers the call with an error; a failure to send it (the caller left,
+ * the bus is gone) is logged, as every failed reply is. */
+void call_reply_error(sd_bus_message *m, const sd_bus_error *error);
+
 /* Whether nothing is going on: no call in progress, no polkit check, no subscriber. */
 bool bus_idle(const struct context *ctx);

@@ -128,7 +128,7 @@ static struct nlmsghdr *put_delete(char *buf, const struct ct_record *r, bool wi
  * delete not answered with a failure succeeded. */
 static int read_failures(struct ct_batch *b)
 {
-	char buf[MNL_SOCKET_BUFFER_SIZE];
+	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	unsigned failed = 0;
 
 	for (;;) {

@@ -6,7 +6,9 @@ dispatcher script run with the environment NetworkManager gives it.
 Router (this namespace): LAN behind wan1 (SNAT to 198.51.100.2) and wan2
 (SNAT to 203.0.113.2). Uplink 1 is renumbered to 198.51.100.3, then goes down."""
 import os
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sandbox  # noqa: E402
@@ -111,6 +113,59 @@ def test_service_absent():
     sb.start_service()
 
 
+def restart_with_state(state_dir):
+    sb.stop_service()
+    sb.service_args = ["--state-dir=" + state_dir]
+    sb.start_service()
+
+
+def test_state_file():
+    """The address history's file: written from the loop, never through a
+    link planted at its temporary name, and a write that fails (a full file
+    system) leaves nothing behind."""
+    d = os.path.join(sb.tmp, "state-safe")
+    os.makedirs(d)
+    restart_with_state(d)
+    victim = os.path.join(sb.tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    os.symlink(victim, os.path.join(d, "addresses.tmp"))
+    sandbox.run(["ip", "addr", "add", "192.0.2.251/32", "dev", "lo"])
+    sandbox.run(["ip", "addr", "del", "192.0.2.251/32", "dev", "lo"])
+    path = os.path.join(d, "addresses")
+    tap.ok(wait_for(lambda: "192.0.2.251" in open(path).read()), "an address change is saved")
+    tap.eq(open(victim).read(), "precious\n", "a link planted at the temporary name is not followed")
+    tap.ok(not os.path.islink(path) and not os.path.lexists(path + ".tmp"),
+           "the state file is a plain file, and no temporary file is left")
+
+    tiny = os.path.join(sb.tmp, "state-tiny")
+    os.makedirs(tiny)
+    sandbox.run(["mount", "-t", "tmpfs", "-o", "size=4k", "tmpfs", tiny])
+    restart_with_state(tiny)
+    sandbox.run(["ip", "link", "add", "cdfill0", "type", "veth", "peer", "name", "cdfill1"])
+    batch = "".join("addr add 198.18.%d.%d/32 dev cdfill0\n" % (i // 250, i % 250 + 1) for i in range(300))
+    subprocess.run(["ip", "-batch", "-"], input=batch, text=True, check=True)
+    log = lambda: open(sb.service_log).read()  # noqa: E731
+    tap.ok(wait_for(lambda: "Cannot write %s/addresses" % tiny in log()), "a full file system: the write fails")
+    total, _ = sb.list({"interface": ("s", "cdfill0")}, {"limit": ("u", 0)})
+    tap.ok(sb.service.poll() is None and not os.path.lexists(os.path.join(tiny, "addresses.tmp")),
+           "the service goes on, and leaves no temporary file behind")
+    sandbox.run(["ip", "link", "del", "cdfill0"])
+    restart_with_state(os.path.join(sb.tmp, "state"))
+
+
+def wait_for(cond, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return False
+
+
 try:
     tables.multiwan(sb)
     tables.local(sb)
@@ -118,6 +173,7 @@ try:
     new, up2, local = test_renumber()
     tap.run(test_down, new, up2, local)
     tap.run(test_service_absent)
+    tap.run(test_state_file)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())
