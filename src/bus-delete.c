@@ -11,10 +11,10 @@
 #include "ctread.h"
 #include "ctstats.h"
 #include "ctwrite.h"
+#include "errors.h"
 #include "log.h"
 #include "util.h"
 
-#define ERROR_NOT_FOUND "org.example.Connections.Error.NotFound"
 
 struct del_call {
 	struct call base;

@@ -7,6 +7,7 @@
 #include "bus-delete.h"
 #include "bus-export.h"
 #include "config.h"
+#include "errors.h"
 #include "util.h"
 #include "ctread.h"
 #include "ctstats.h"
@@ -21,7 +22,6 @@
 
 #define ACTION_LIST "org.example.connections.list"
 
-#define INVALID(error, ...) sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, __VA_ARGS__)
 
 static int reply_dump_error(sd_bus_message *m, int error)
 {
@@ -83,7 +83,7 @@ static int parse_list_opts(sd_bus_message *m, uint32_t page_size, struct list_op
 			if (i == 0)
 				o->offset = u;
 			else
-				o->limit = u < page_size ? u : page_size; /* clamped, as API.md says */
+				o->limit = u < page_size ? u : page_size; /* clamped, as the interface documents */
 			break;
 		case 2:
 			if (strcmp(contents, "s") != 0)

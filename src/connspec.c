@@ -4,9 +4,9 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "errors.h"
 #include "filter.h"
 
-#define INVALID(error, ...) sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, __VA_ARGS__)
 
 enum { K_PROTOCOL, K_SRC, K_DST, K_SPORT, K_DPORT, K_ICMP_TYPE, K_ICMP_CODE, K_ICMP_ID,
        K_ZONE, K_ID, _K_MAX };

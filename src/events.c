@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "bus.h"
+#include "errors.h"
 #include "log.h"
 
 /* Reads per wakeup: a flood is drained in slices so that calls still run. */
@@ -29,8 +30,6 @@ struct events {
 	char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
-#define ERROR_ALREADY "org.example.Connections.Error.AlreadySubscribed"
-#define ERROR_NOT_SUBSCRIBED "org.example.Connections.Error.NotSubscribed"
 
 static uint64_t now_usec(sd_event *e)
 {

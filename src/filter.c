@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "errors.h"
+
 static const char *const key_names[_FK_MAX] = {
 	[FK_FAMILY] = "family", [FK_PROTOCOL] = "protocol", [FK_STATE] = "state",
 	[FK_STATUS] = "status", [FK_ADDRESS] = "address", [FK_SRC] = "src",
@@ -18,7 +20,6 @@ static const char *const key_names[_FK_MAX] = {
 	[FK_STALE] = "stale",
 };
 
-#define INVALID(error, ...) sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, __VA_ARGS__)
 
 int addr_prefix_parse(const char *s, struct addr_prefix *p)
 {
@@ -143,7 +144,7 @@ static int parse_status(sd_bus_message *m, struct ct_filter *f, sd_bus_error *er
 	while ((r = sd_bus_message_read_basic(m, 's', &flag)) > 0) {
 		unsigned bit;
 		if (strcasecmp(flag, "UNREPLIED") == 0) {
-			f->status_clear |= 1u << 1; /* IPS_SEEN_REPLY */
+			f->status_clear |= IPS_SEEN_REPLY;
 			continue;
 		}
 		for (bit = 0; bit < CT_STATUS_BITS; bit++)
@@ -367,7 +368,7 @@ bool filter_match(const struct ct_filter *f, const struct ct_record *r)
 {
 	const struct ct_tuple *o = &r->t[CT_ORIG], *re = &r->t[CT_REPLY];
 	const struct addr_prefix *a = f->addr;
-	bool snat = r->status & (1u << 4), dnat = r->status & (1u << 5);
+	bool snat = r->status & IPS_SRC_NAT, dnat = r->status & IPS_DST_NAT;
 
 	if (!f->keys)
 		return true;

@@ -1,5 +1,6 @@
-/* Filters: the a{sv} of API.md parsed into a struct, matched against records,
- * and translated into the part the kernel can evaluate during a dump.
+/* Filters: the filter a{sv} of List, Export and DeleteMatching parsed into a
+ * struct, matched against records, and translated into the part the kernel
+ * can evaluate during a dump.
  * The kernel part is only an optimisation: every record is matched here too. */
 #pragma once
 #include <stdbool.h>

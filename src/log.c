@@ -8,7 +8,6 @@
 static int max_level = LOG_LVL_INFO;
 
 void log_set_level(int level) { max_level = level; }
-int log_get_level(void) { return max_level; }
 
 int log_level_from_string(const char *s)
 {

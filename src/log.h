@@ -5,7 +5,6 @@
 enum log_level { LOG_LVL_ERR = 3, LOG_LVL_WARN = 4, LOG_LVL_INFO = 6, LOG_LVL_DEBUG = 7 };
 
 void log_set_level(int level);
-int log_get_level(void);
 /* Parses "err", "warning", "info", "debug" or a syslog number; returns -1 if unknown. */
 int log_level_from_string(const char *s);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -119,9 +119,9 @@ const char *ct_family_name(uint8_t family)
 	return family == AF_INET6 ? "ipv6" : "ipv4";
 }
 
-const char *ct_addr_str(uint8_t family, const uint8_t *addr, char buf[46])
+const char *ct_addr_str(uint8_t family, const uint8_t *addr, char buf[INET6_ADDRSTRLEN])
 {
-	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, 46))
+	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, INET6_ADDRSTRLEN))
 		strcpy(buf, "?");
 	return buf;
 }
@@ -189,7 +189,7 @@ static void w_u64(struct out *o, uint64_t v)
 
 static void w_addr(struct out *o, uint8_t family, const uint8_t *a)
 {
-	char buf[46];
+	char buf[INET6_ADDRSTRLEN];
 	if (family == AF_INET6) {
 		w_str(o, ct_addr_str(family, a, buf));
 		return;
@@ -205,7 +205,7 @@ static void w_addr(struct out *o, uint8_t family, const uint8_t *a)
 static void w_status(struct out *o, const struct ct_record *r, const char *sep, const char *quote)
 {
 	const char *s = "";
-	if (!(r->status & (1u << 1))) {
+	if (!(r->status & IPS_SEEN_REPLY)) {
 		w_str(o, quote); w_str(o, "UNREPLIED"); w_str(o, quote);
 		s = sep;
 	}
@@ -216,7 +216,8 @@ static void w_status(struct out *o, const struct ct_record *r, const char *sep, 
 		}
 }
 
-/* The fields both formats share, from src to start; `q` quotes strings. */
+/* The fields both formats share, from src to start: JSON keys (with the
+ * quotes around string values) or CSV commas before each value. */
 static void w_body(struct out *o, const struct ct_record *r, bool json)
 {
 	static const char *const json_keys[] = {
@@ -339,7 +340,7 @@ size_t ct_record_csv(const struct ct_record *r, char *buf, size_t size)
 
 static int append_tuple(sd_bus_message *m, uint8_t family, const struct ct_tuple *t)
 {
-	char a[46], b[46];
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
 	return sd_bus_message_append(m, "ssqq", ct_addr_str(family, t->src, a),
 				     ct_addr_str(family, t->dst, b), t->sport, t->dport);
 }
@@ -403,7 +404,7 @@ int ct_record_append(sd_bus_message *m, const struct ct_record *r)
 		return k;
 	if ((k = sd_bus_message_open_container(m, 'a', "s")) < 0)
 		return k;
-	if (!(r->status & (1u << 1)) && (k = sd_bus_message_append(m, "s", "UNREPLIED")) < 0)
+	if (!(r->status & IPS_SEEN_REPLY) && (k = sd_bus_message_append(m, "s", "UNREPLIED")) < 0)
 		return k;
 	for (unsigned bit = 0; bit < CT_STATUS_BITS; bit++)
 		if ((r->status & (1u << bit)) && (k = sd_bus_message_append(m, "s", status_names[bit])) < 0)

@@ -2,6 +2,8 @@
  * One record per conntrack entry while it is being looked at; pages keep
  * only as many as they return. */
 #pragma once
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
@@ -53,7 +55,7 @@ const char *ct_status_name(unsigned bit);
 
 const char *ct_family_name(uint8_t family);
 /* Canonical text form of one of the record's addresses. */
-const char *ct_addr_str(uint8_t family, const uint8_t *addr, char buf[46]);
+const char *ct_addr_str(uint8_t family, const uint8_t *addr, char buf[INET6_ADDRSTRLEN]);
 
 /* The kernel's conntrack id is a 32-bit hash: on big tables several entries
  * share one (about 5 in 200,000). This 64-bit identity of id, zone and
