@@ -26,6 +26,7 @@ struct events {
 	uint64_t generation, last_emit_usec;
 	uint32_t new, updated, destroyed;
 	bool lost;
+	bool changed;           /* any event since the last signal: Count changed */
 	uint64_t total_lost;    /* overflows since start, for the log */
 	char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
@@ -42,12 +43,18 @@ static void reset_counts(struct events *ev)
 {
 	ev->new = ev->updated = ev->destroyed = 0;
 	ev->lost = false;
+	ev->changed = false;
 }
 
+/* ConnectionsChanged for subscribers; Count's PropertiesChanged whenever the
+ * table changed, subscribed or not (the property says it emits changes). */
 static int emit(struct events *ev)
 {
-	int r = sd_bus_emit_signal(ev->bus, BUS_PATH, BUS_INTERFACE, "ConnectionsChanged", "tuuub",
-				   ++ev->generation, ev->new, ev->updated, ev->destroyed, (int)ev->lost);
+	int r = 0;
+
+	if (events_subscribers(ev) > 0 && (ev->new || ev->updated || ev->destroyed || ev->lost))
+		r = sd_bus_emit_signal(ev->bus, BUS_PATH, BUS_INTERFACE, "ConnectionsChanged", "tuuub",
+				       ++ev->generation, ev->new, ev->updated, ev->destroyed, (int)ev->lost);
 	if (r >= 0)
 		r = sd_bus_emit_properties_changed(ev->bus, BUS_PATH, BUS_INTERFACE, "Count", NULL);
 	reset_counts(ev);
@@ -60,11 +67,7 @@ static int timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 	int r;
 
 	ev->timer = sd_event_source_disable_unref(ev->timer);
-	if (events_subscribers(ev) == 0) {
-		reset_counts(ev);
-		return 0;
-	}
-	if (!ev->new && !ev->updated && !ev->destroyed && !ev->lost)
+	if (!ev->changed)
 		return 0;
 	ev->last_emit_usec = usec;
 	if ((r = emit(ev)) < 0)
@@ -79,7 +82,7 @@ static void schedule(struct events *ev)
 	uint64_t now, at;
 	int r;
 
-	if (ev->timer || events_subscribers(ev) == 0)
+	if (ev->timer)
 		return;
 	now = now_usec(ev->event);
 	at = ev->last_emit_usec + (uint64_t)ev->cfg.interval_ms * 1000;
@@ -126,6 +129,7 @@ static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 				/* The kernel dropped events: say so; Count is read from the
 				 * kernel, so it is right again with the next signal. */
 				ev->lost = active;
+				ev->changed = true;
 				ev->total_lost++;
 				log_debug("conntrack events lost (receive buffer overflow)");
 				continue;
@@ -133,10 +137,11 @@ static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			log_warn("Reading conntrack events failed: %m");
 			break;
 		}
+		ev->changed = true;
 		if (active)
 			count(ev, ev->buf, (size_t)n);
 	}
-	if (active && (ev->new || ev->updated || ev->destroyed || ev->lost))
+	if (ev->changed)
 		schedule(ev);
 	return 0;
 }

@@ -78,8 +78,15 @@ def fill(n, **kw):
 def test_no_signal_without_subscribers():
     w = Watch("--no-subscribe")
     fill(100)
+    n = int(sandbox.run("conntrack -C").stdout)
+    deadline = time.monotonic() + 30
+    while (not w.counts() or w.counts()[-1] != n) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    tap.ok(w.counts() and w.counts()[-1] == n,
+           "Count emits PropertiesChanged (%d) though nobody is subscribed" % n, w.counts())
     time.sleep(INTERVAL * 3)
     tap.eq(w.changed(), [], "no ConnectionsChanged while nobody is subscribed")
+    tap.ok(len(w.counts()) <= 3, "Count's changes are coalesced: %d signals for 100 new entries" % len(w.counts()))
     w.kill()
 
 
