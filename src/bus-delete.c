@@ -27,6 +27,7 @@ struct del_call {
 	struct ct_dump *dump;
 	struct ct_batch *batch;
 	unsigned found;           /* Delete by id: entries carrying the id */
+	unsigned deleted;         /* the count its signal carries */
 	struct ct_record target;
 };
 
@@ -53,21 +54,29 @@ static struct del_call *del_call_new(struct context *ctx, sd_bus_message *m, con
 }
 
 /* ConnectionsDeleted(method, the caller's argument, count). */
-static int emit_deleted(struct del_call *c, unsigned count)
+static int append_deleted(sd_bus_message *s, void *userdata)
 {
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+	struct del_call *c = userdata;
 	int r;
 
-	if ((r = sd_bus_message_new_signal(c->base.ctx->bus, &s, BUS_PATH, BUS_INTERFACE, "ConnectionsDeleted")) < 0 ||
-	    (r = sd_bus_message_append(s, "s", c->method)) < 0)
+	if ((r = sd_bus_message_append(s, "s", c->method)) < 0)
 		return r;
 	if (strcmp(c->method, "Flush") == 0)
 		r = sd_bus_message_append(s, "a{sv}", 0);
 	else if ((r = sd_bus_message_rewind(c->base.m, 1)) >= 0)
 		r = sd_bus_message_copy(s, c->base.m, 1);   /* the call's only argument */
-	if (r < 0 || (r = sd_bus_message_append(s, "u", count)) < 0)
+	if (r < 0)
 		return r;
-	return sd_bus_send(c->base.ctx->bus, s, NULL);
+	return sd_bus_message_append(s, "u", c->deleted);
+}
+
+/* To subscribers alone: what was deleted is for those who may list. */
+static int emit_deleted(struct del_call *c, unsigned count)
+{
+	if (!c->base.ctx->events)
+		return 0;
+	c->deleted = count;
+	return events_signal_subscribers(c->base.ctx->events, "ConnectionsDeleted", append_deleted, c);
 }
 
 /* Ends a call: the reply (or error), the signal, the audit record; frees c. */

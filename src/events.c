@@ -12,6 +12,7 @@
 #include "bus.h"
 #include "errors.h"
 #include "log.h"
+#include "util.h"
 
 /* Reads per wakeup: a flood is drained in slices so that calls still run. */
 #define RECVS_PER_WAKEUP 64
@@ -46,15 +47,24 @@ static void reset_counts(struct events *ev)
 	ev->changed = false;
 }
 
+static int append_changed(sd_bus_message *m, void *userdata)
+{
+	struct events *ev = userdata;
+	return sd_bus_message_append(m, "tuuub", ev->generation, ev->new, ev->updated, ev->destroyed,
+				     (int)ev->lost);
+}
+
 /* ConnectionsChanged for subscribers; Count's PropertiesChanged whenever the
- * table changed, subscribed or not (the property says it emits changes). */
+ * table changed, subscribed or not (the property says it emits changes; the
+ * count is readable by anyone). */
 static int emit(struct events *ev)
 {
 	int r = 0;
 
-	if (events_subscribers(ev) > 0 && (ev->new || ev->updated || ev->destroyed || ev->lost))
-		r = sd_bus_emit_signal(ev->bus, BUS_PATH, BUS_INTERFACE, "ConnectionsChanged", "tuuub",
-				       ++ev->generation, ev->new, ev->updated, ev->destroyed, (int)ev->lost);
+	if (events_subscribers(ev) > 0 && (ev->new || ev->updated || ev->destroyed || ev->lost)) {
+		ev->generation++;
+		r = events_signal_subscribers(ev, "ConnectionsChanged", append_changed, ev);
+	}
 	if (r >= 0)
 		r = sd_bus_emit_properties_changed(ev->bus, BUS_PATH, BUS_INTERFACE, "Count", NULL);
 	reset_counts(ev);
@@ -198,6 +208,27 @@ void events_free(struct events *ev)
 unsigned events_subscribers(const struct events *ev)
 {
 	return ev->subscribers ? sd_bus_track_count(ev->subscribers) : 0;
+}
+
+int events_signal_subscribers(struct events *ev, const char *member,
+			      int (*append)(sd_bus_message *m, void *userdata), void *userdata)
+{
+	int r = 0;
+
+	for (const char *name = sd_bus_track_first(ev->subscribers); name;
+	     name = sd_bus_track_next(ev->subscribers)) {
+		_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+		int k = sd_bus_message_new_signal(ev->bus, &m, BUS_PATH, BUS_INTERFACE, member);
+		if (k >= 0)
+			k = sd_bus_message_set_destination(m, name);
+		if (k >= 0)
+			k = append(m, userdata);
+		if (k >= 0)
+			k = sd_bus_send(ev->bus, m, NULL);
+		if (k < 0 && r >= 0)
+			r = k;   /* one subscriber's failure does not stop the others' */
+	}
+	return r;
 }
 
 int events_subscribe(struct events *ev, sd_bus_message *m, sd_bus_error *error)

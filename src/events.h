@@ -1,5 +1,6 @@
 /* Live changes: the kernel's conntrack event groups, counted and coalesced
- * into ConnectionsChanged for the callers that subscribed.
+ * into ConnectionsChanged for the callers that subscribed, and sent to them
+ * alone.
  *
  * The event socket is open from start-up, subscribers or not: the kernel
  * only attaches event data to entries created while a listener exists
@@ -25,3 +26,9 @@ void events_free(struct events *ev);
 int events_subscribe(struct events *ev, sd_bus_message *m, sd_bus_error *error);
 int events_unsubscribe(struct events *ev, sd_bus_message *m, sd_bus_error *error);
 unsigned events_subscribers(const struct events *ev);
+
+/* Sends the signal `member` to each subscriber alone (callers that passed the
+ * list check), never as a broadcast that any match rule could receive;
+ * append() adds its arguments to each copy. */
+int events_signal_subscribers(struct events *ev, const char *member,
+			      int (*append)(sd_bus_message *m, void *userdata), void *userdata);

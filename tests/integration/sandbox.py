@@ -349,6 +349,10 @@ class Sandbox:
             if not recs or offset >= total:
                 return total, out
 
+    def listen(self, user=None, subscribe=True):
+        """A subscriber.py process (as user): its first line, and the signals it gets."""
+        return Listener(self, user, subscribe)
+
     def prop(self, name):
         r = self.busctl("get-property", NAME, PATH, IFACE, name)
         return json.loads(r.stdout)["data"]
@@ -360,6 +364,37 @@ class Sandbox:
         if r.returncode != 0 and "0 flow entries" not in r.stderr:
             raise RuntimeError("conntrack -L %s: %s" % (" ".join(args), r.stderr))
         return parse_conntrack_xml(r.stdout)
+
+
+class Listener:
+    """Signals one client receives (subscriber.py), read in a thread."""
+
+    def __init__(self, sb, user, subscribe):
+        import threading
+        args = ["/usr/bin/python3", os.path.join(HERE, "subscriber.py")] + ([] if subscribe else ["--no-subscribe"])
+        self.p = popen(sb.as_user(user) + args, stdout=subprocess.PIPE, text=True)
+        sb.procs.append(self.p)
+        self.first = self.p.stdout.readline().strip()
+        self.received = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.received.append(json.loads(line))
+
+    def signals(self, member):
+        return [s["args"] for s in list(self.received) if s["member"] == member]
+
+    def wait(self, cond, timeout=60):
+        """Waits (bounded) until cond(self) holds; the check after it says what was missing."""
+        deadline = time.monotonic() + timeout
+        while not cond(self) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
 
 
 FIELDS = ["id", "family", "protocol", "state", "status", "src", "dst", "sport", "dport",
