@@ -105,6 +105,12 @@ static void check_cb(GObject *source, GAsyncResult *res, gpointer userdata)
 int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_fn done,
 	       void *userdata, sd_bus_error *error)
 {
+	return auth_check_details(a, m, action, NULL, done, userdata, error);
+}
+
+int auth_check_details(struct auth *a, sd_bus_message *m, const char *action, GHashTable *details,
+		       auth_done_fn done, void *userdata, sd_bus_error *error)
+{
 	sd_bus_creds *creds = NULL;
 	uid_t uid;
 	int r;
@@ -143,7 +149,15 @@ int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_
 	PolkitCheckAuthorizationFlags flags = c->interactive
 		? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
 		: POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE;
-	polkit_authority_check_authorization(a->authority, subject, action, NULL, flags, NULL,
+	g_autoptr(PolkitDetails) pdetails = polkit_details_new();
+	if (details) {
+		GHashTableIter it;
+		gpointer k, v;
+		g_hash_table_iter_init(&it, details);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			polkit_details_insert(pdetails, k, v);
+	}
+	polkit_authority_check_authorization(a->authority, subject, action, pdetails, flags, NULL,
 					     check_cb, c);
 	return 0;
 }

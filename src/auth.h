@@ -3,10 +3,17 @@
  * with the caller's unique bus name as the subject. Any polkit failure,
  * including an absent polkitd, is a denial. */
 #pragma once
+#include <glib.h>
 #include <systemd/sd-bus.h>
 #include "reslimits.h"
 
 struct auth;
+
+/* The polkit actions (policy/org.example.Connections.policy), in one place. */
+#define ACTION_LIST            "org.example.connections.list"
+#define ACTION_DELETE          "org.example.connections.delete"
+#define ACTION_DELETE_MATCHING "org.example.connections.delete-matching"
+#define ACTION_FLUSH           "org.example.connections.flush"
 
 /* Called once the answer is known. authorized = 1, or 0 with error set to
  * AccessDenied / InteractiveAuthorizationRequired. */
@@ -22,6 +29,10 @@ void auth_free(struct auth *a);
  * errno with error set. */
 int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_fn done,
 	       void *userdata, sd_bus_error *error);
+/* The same, with details for polkit rules (action.lookup(key)) and its
+ * dialogs (polkit.message): a GHashTable of strings, or NULL. */
+int auth_check_details(struct auth *a, sd_bus_message *m, const char *action, GHashTable *details,
+		       auth_done_fn done, void *userdata, sd_bus_error *error);
 
 /* Number of polkit checks waiting for an answer. */
 unsigned auth_pending(const struct auth *a);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argtext.h"
 #include "audit.h"
 #include "bus.h"
 #include "connspec.h"
@@ -138,14 +139,49 @@ static int refuse(struct del_call *c, int r, const sd_bus_error *error)
 	return r;
 }
 
+static void add_detail(const char *key, const char *value, void *details)
+{
+	g_hash_table_insert(details, g_strdup(key), g_strdup(value));
+}
+
+/* What polkit rules and dialogs see: every key of the caller's argument as a
+ * detail of its own (a rule can allow, say, delete-matching for interface
+ * wan1 alone), the whole of it as "filter" or "connection", and a
+ * polkit.message that says what would be deleted. */
+static GHashTable *details_new(struct del_call *c, const char *action)
+{
+	GHashTable *d = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_autofree char *text = NULL;
+
+	if (strcmp(c->method, "Flush") == 0)
+		return d;
+	(void)argtext_walk(c->base.m, add_detail, d);
+	text = argtext_join(c->base.m);
+	if (strcmp(c->method, "Delete") == 0) {
+		g_hash_table_insert(d, g_strdup("connection"), g_strdup(text));
+		g_hash_table_insert(d, g_strdup("polkit.message"),
+				    g_strdup_printf("Authentication is required to delete the tracked network "
+						    "connection %s.", text));
+	} else {
+		g_hash_table_insert(d, g_strdup("filter"), g_strdup(text));
+		g_hash_table_insert(d, g_strdup("polkit.message"), strcmp(action, ACTION_FLUSH) == 0
+			? g_strdup_printf("Authentication is required to delete every tracked network "
+					  "connection: the filter %s leaves none out.", text)
+			: g_strdup_printf("Authentication is required to delete the tracked network "
+					  "connections that match %s.", text));
+	}
+	return d;
+}
+
 /* Authorizes, then runs c with run(); owns c from here on. */
 static int authorize_and_run(struct del_call *c, const char *action, void (*run)(struct del_call *c),
 			     sd_bus_error *error)
 {
+	g_autoptr(GHashTable) details = details_new(c, action);
 	int r;
 
 	c->run = run;
-	r = auth_check(c->base.ctx->auth, c->base.m, action, authorized, c, error);
+	r = auth_check_details(c->base.ctx->auth, c->base.m, action, details, authorized, c, error);
 	if (r < 0) {
 		audit_record(c->base.m, &c->who, c->method, error->name ? error->name : SD_BUS_ERROR_FAILED, 0);
 		del_call_free(c);
@@ -220,7 +256,7 @@ int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		return -ENOMEM;
 	if ((r = conn_spec_parse(m, &c->spec, error)) < 0)
 		return refuse(c, r, error);
-	return authorize_and_run(c, "org.example.connections.delete", delete_run, error);
+	return authorize_and_run(c, ACTION_DELETE, delete_run, error);
 }
 
 /* --- DeleteMatching ------------------------------------------------------- */
@@ -279,7 +315,9 @@ int method_delete_matching(sd_bus_message *m, void *userdata, sd_bus_error *erro
 						   "DeleteMatching needs a filter: an empty one would delete every "
 						   "connection (use Flush for that)"), error);
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
-	return authorize_and_run(c, "org.example.connections.delete-matching", matching_run, error);
+	/* Authorization follows the effect: a filter that narrows nothing is a flush. */
+	return authorize_and_run(c, filter_narrows(&c->filter) ? ACTION_DELETE_MATCHING : ACTION_FLUSH,
+				 matching_run, error);
 }
 
 /* --- Flush ---------------------------------------------------------------- */
@@ -329,5 +367,5 @@ int method_flush(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	struct del_call *c = del_call_new(userdata, m, "Flush");
 	if (!c)
 		return -ENOMEM;
-	return authorize_and_run(c, "org.example.connections.flush", flush_run, error);
+	return authorize_and_run(c, ACTION_FLUSH, flush_run, error);
 }

@@ -150,7 +150,7 @@ int method_export(sd_bus_message *m, void *userdata, sd_bus_error *error)
 		goto fail;
 	}
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
-	r = auth_check(ctx->auth, m, "org.example.connections.list", export_authorized, c, error);
+	r = auth_check(ctx->auth, m, ACTION_LIST, export_authorized, c, error);
 	if (r < 0)
 		goto fail;
 	if (r > 0)

@@ -20,7 +20,6 @@
 /* Sorted pages deeper than this keep only ids and fetch records in a second dump. */
 #define PAGE_KEEP_MAX 20000
 
-#define ACTION_LIST "org.example.connections.list"
 
 
 static int reply_dump_error(sd_bus_message *m, int error)

@@ -364,6 +364,23 @@ static bool bound_to(const GArray *set, const struct ct_record *r)
 	return false;
 }
 
+bool filter_narrows(const struct ct_filter *f)
+{
+	static const enum filter_key addr_keys[] = { FK_ADDRESS, FK_SRC, FK_DST, FK_REPLY_SRC, FK_REPLY_DST };
+	uint32_t wide = 1u << FK_FAMILY;
+
+	if (FILTER_HAS(f, FK_STATUS) && !f->status_set && !f->status_clear)
+		wide |= 1u << FK_STATUS;
+	if (FILTER_HAS(f, FK_MARK_MASK) && f->mark_mask == 0)
+		wide |= 1u << FK_MARK | 1u << FK_MARK_MASK;
+	for (size_t i = 0; i < sizeof(addr_keys) / sizeof(addr_keys[0]); i++)
+		if (FILTER_HAS(f, addr_keys[i]) && f->addr[addr_keys[i]].len == 0)
+			wide |= 1u << addr_keys[i];
+	if (FILTER_HAS(f, FK_STALE) && !f->stale && (!f->stale_addrs || f->stale_addrs->len == 0))
+		wide |= 1u << FK_STALE;
+	return (f->keys & ~wide) != 0;
+}
+
 bool filter_match(const struct ct_filter *f, const struct ct_record *r)
 {
 	const struct ct_tuple *o = &r->t[CT_ORIG], *re = &r->t[CT_REPLY];

@@ -75,6 +75,12 @@ int variant_read_uint(sd_bus_message *m, const char *what, const char *key, cons
 
 bool filter_match(const struct ct_filter *f, const struct ct_record *r);
 
+/* Whether the filter leaves out more than whole address families. Keys that
+ * match every entry (an empty status list, mark-mask 0, stale false while no
+ * address is stale) or only pick a family (family, a /0 prefix) narrow
+ * nothing: deleting what such a filter matches is a flush. */
+bool filter_narrows(const struct ct_filter *f);
+
 /* Parses an address or CIDR prefix ("192.0.2.0/24", "2001:db8::1"). */
 int addr_prefix_parse(const char *s, struct addr_prefix *p);
 bool addr_prefix_match(const struct addr_prefix *p, uint8_t family, const uint8_t *addr);

@@ -32,7 +32,7 @@ BUS_SOCKET = "/run/dbus/system_bus_socket"
 NAME, PATH, IFACE = "org.example.Connections", "/org/example/Connections", "org.example.Connections"
 
 # One test user per authorization outcome (see polkit-test.rules).
-USERS = {"cdallow": 4101, "cddeny": 4102, "cdnobody": 4103, "cdslow": 4104}
+USERS = {"cdallow": 4101, "cddeny": 4102, "cdnobody": 4103, "cdslow": 4104, "cdmatch": 4105, "cdwan": 4106}
 
 # Conntrack only tracks in a namespace whose ruleset needs it.
 BASE_RULESET = """

@@ -271,6 +271,38 @@ def test_authorization():
     tap.eq(sb.prop("Count"), 0, "Count is 0 after Flush")
 
 
+def test_authorization_follows_effect():
+    W1 = tables.WAN1
+    for flt, desc in (({"status": ("as", [])}, "an empty status list"),
+                      ({"mark": ("u", 0), "mark-mask": ("u", 0)}, "mark-mask 0"),
+                      ({"address": ("s", "0.0.0.0/0")}, "address 0.0.0.0/0"),
+                      ({"stale": ("b", False)}, "stale false, nothing stale"),
+                      ({"family": ("s", "ipv4"), "src": ("s", "::/0")}, "family and a /0 prefix")):
+        populate()
+        expect_unchanged("DeleteMatching", [text_filter(flt)], DENIED,
+                         "DeleteMatching with %s is a flush: refused to a user who may not flush" % desc,
+                         user="cdmatch")
+    populate()
+    res, out = call("DeleteMatching", text_filter({"status": ("as", [])}))
+    tap.ok(res == "ok" and not sb.conntrack(), "root may, and it empties the table", out)
+    populate()
+    before = table()
+    res, out = call("DeleteMatching", text_filter({"protocol": ("s", "udp")}), user="cdmatch")
+    gone_exactly(before, table(), {k for k, e in before.items() if e["protocol"] == "udp"},
+                 "a filter that narrows: the same user deletes what it matches")
+    # A rule that reads the details: cdwan may delete what is bound to wan1 only.
+    populate()
+    before = table()
+    res, out = call("DeleteMatching", text_filter({"interface": ("s", "wan1")}), user="cdwan")
+    tap.ok(res == "ok", "a rule that reads the details (interface, filter, polkit.message) allows "
+           "delete-matching for interface=wan1 alone", out)
+    gone_exactly(before, table(), {k for k, e in before.items() if W1 in (e["src"], e["dst"], e["reply_src"], e["reply_dst"])},
+                 "and exactly wan1's connections are gone")
+    for flt, desc in (({"interface": ("s", "wan2")}, "interface=wan2"), ({"dport": ("q", 80)}, "dport=80")):
+        expect_unchanged("DeleteMatching", [text_filter(flt)], DENIED, "the same rule, %s: refused" % desc,
+                         user="cdwan")
+
+
 def test_signal_and_audit():
     sub = sb.listen()                                  # root, subscribed
     bystander = sb.listen(subscribe=False)             # root, match rules only
@@ -344,6 +376,7 @@ try:
     tap.run(test_delete)
     tap.run(test_delete_matching)
     tap.run(test_authorization)
+    tap.run(test_authorization_follows_effect)
     tap.run(test_signal_and_audit)
     tap.run(test_audit_names_the_human)
 finally:
