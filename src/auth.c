@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <polkit/polkit.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -15,6 +16,13 @@ struct auth {
 	unsigned pending;
 };
 
+/* A check that nobody answers must not hold its slot for ever: it ends when
+ * the caller leaves the bus, and after the bus's default method timeout (the
+ * caller has given up by then), or a few minutes when a person may be typing
+ * a password. Ending it cancels it at polkitd too. */
+#define CHECK_TIMEOUT_SEC 25
+#define CHECK_TIMEOUT_INTERACTIVE_SEC 300
+
 struct check {
 	struct auth *auth;
 	sd_bus_message *m;
@@ -22,6 +30,11 @@ struct check {
 	bool interactive;   /* the caller allowed interactive authorization */
 	auth_done_fn done;
 	void *userdata;
+	GCancellable *cancel;
+	sd_bus_track *caller;   /* ends the check when the caller leaves */
+	sd_bus_slot *present;   /* is it still there at all? */
+	guint timeout;
+	const char *ended;      /* why it was cancelled */
 };
 
 int auth_new(struct limits *limits, struct auth **ret)
@@ -64,6 +77,11 @@ unsigned auth_pending(const struct auth *a)
 
 static void check_free(struct check *c)
 {
+	if (c->timeout)
+		g_source_remove(c->timeout);
+	sd_bus_track_unref(c->caller);
+	sd_bus_slot_unref(c->present);
+	g_clear_object(&c->cancel);
 	c->auth->pending--;
 	limits_release(c->auth->limits, sd_bus_message_get_sender(c->m), LIMIT_AUTH);
 	sd_bus_message_unref(c->m);
@@ -80,7 +98,11 @@ static void check_cb(GObject *source, GAsyncResult *res, gpointer userdata)
 	int authorized = 0;
 
 	result = polkit_authority_check_authorization_finish(POLKIT_AUTHORITY(source), res, &err);
-	if (!result) {
+	if (!result && c->ended) {
+		log_info("polkit check of %s for %s ended: %s", c->action, sd_bus_message_get_sender(c->m), c->ended);
+		sd_bus_error_setf(&error, SD_BUS_ERROR_ACCESS_DENIED, "Authorization of %s ended: %s",
+				  c->action, c->ended);
+	} else if (!result) {
 		log_warn("polkit check of %s for %s failed: %s", c->action,
 			 sd_bus_message_get_sender(c->m), err->message);
 		sd_bus_error_setf(&error, SD_BUS_ERROR_ACCESS_DENIED,
@@ -100,6 +122,40 @@ static void check_cb(GObject *source, GAsyncResult *res, gpointer userdata)
 	c->done(c->m, authorized, &error, c->userdata);
 	sd_bus_error_free(&error);
 	check_free(c);
+}
+
+static void check_end(struct check *c, const char *why)
+{
+	if (c->ended)
+		return;
+	c->ended = why;
+	g_cancellable_cancel(c->cancel);
+}
+
+static int caller_left(sd_bus_track *t, void *userdata)
+{
+	check_end(userdata, "the caller left the bus");
+	return 0;
+}
+
+/* The track sees the caller leave from now on; this sees one that left
+ * before (its calls were still queued for us): the bus handles our match
+ * and this question in order. */
+static int caller_present(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+	struct check *c = userdata;
+	c->present = sd_bus_slot_unref(c->present);
+	if (sd_bus_message_is_method_error(m, NULL))
+		check_end(c, "the caller left the bus");
+	return 0;
+}
+
+static gboolean check_timed_out(gpointer userdata)
+{
+	struct check *c = userdata;
+	c->timeout = 0;
+	check_end(c, "no answer in time");
+	return G_SOURCE_REMOVE;
 }
 
 int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_fn done,
@@ -142,13 +198,24 @@ int auth_check_details(struct auth *a, sd_bus_message *m, const char *action, GH
 	c->m = sd_bus_message_ref(m);
 	c->done = done;
 	c->userdata = userdata;
+	c->cancel = g_cancellable_new();
 	a->pending++;
+	if ((r = sd_bus_track_new(sd_bus_message_get_bus(m), &c->caller, caller_left, c)) < 0 ||
+	    (r = sd_bus_track_add_name(c->caller, sd_bus_message_get_sender(m))) < 0 ||
+	    (r = sd_bus_call_method_async(sd_bus_message_get_bus(m), &c->present, "org.freedesktop.DBus",
+					  "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetNameOwner",
+					  caller_present, c, "s", sd_bus_message_get_sender(m))) < 0)
+		log_warn("Cannot follow %s on the bus (%s): its check ends by its timeout only",
+			 sd_bus_message_get_sender(m), strerror(-r));
 
+	log_debug("Asking polkit whether %s may %s", sd_bus_message_get_sender(m), action);
 	g_autoptr(PolkitSubject) subject = polkit_system_bus_name_new(sd_bus_message_get_sender(m));
 	c->interactive = sd_bus_message_get_allow_interactive_authorization(m) > 0;
 	PolkitCheckAuthorizationFlags flags = c->interactive
 		? POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION
 		: POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE;
+	c->timeout = g_timeout_add_seconds(c->interactive ? CHECK_TIMEOUT_INTERACTIVE_SEC : CHECK_TIMEOUT_SEC,
+					   check_timed_out, c);
 	g_autoptr(PolkitDetails) pdetails = polkit_details_new();
 	if (details) {
 		GHashTableIter it;
@@ -157,7 +224,7 @@ int auth_check_details(struct auth *a, sd_bus_message *m, const char *action, GH
 		while (g_hash_table_iter_next(&it, &k, &v))
 			polkit_details_insert(pdetails, k, v);
 	}
-	polkit_authority_check_authorization(a->authority, subject, action, pdetails, flags, NULL,
+	polkit_authority_check_authorization(a->authority, subject, action, pdetails, flags, c->cancel,
 					     check_cb, c);
 	return 0;
 }

@@ -222,6 +222,43 @@ def test_polkit_dies_midcheck():
         tap.ok(False, "polkitd back: the next check succeeds", e)
 
 
+def test_checks_end():
+    """Polkit checks nobody answers (polkitd frozen) end: at once when their
+    caller leaves the bus, else at the bus's method timeout (25 s)."""
+    def count(text):
+        return open(sb.service_log).read().count(text)
+
+    def wait_count(text, n):
+        deadline = time.monotonic() + 30
+        while count(text) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return count(text)
+
+    asked, ended = count("Asking polkit whether"), count("ended: the caller left the bus")
+    os.kill(sb.polkitd.pid, 19)   # SIGSTOP
+    try:
+        p = sandbox.popen(sb.as_user("cdallow") + [CDCLIENT, "flood", "16", "--statistics"],
+                          stdout=subprocess.DEVNULL)
+        pending = wait_count("Asking polkit whether", asked + 16) - asked
+        p.kill()
+        p.wait()
+        n = wait_count("ended: the caller left the bus", ended + 16) - ended
+        tap.ok(pending == 16 and n == 16,
+               "%d pending checks whose caller left the bus end at once (%d)" % (pending, n))
+        t0 = time.monotonic()
+        try:
+            sb.gdbus("GetStatistics", user="cdallow", timeout=120)
+            tap.ok(False, "a check nobody answers ends with AccessDenied")
+        except sandbox.BusError as e:
+            tap.ok(e.name == DENIED and "no answer in time" in e.message,
+                   "a check nobody answers ends with AccessDenied after %.0f s" % (time.monotonic() - t0),
+                   "%s: %s" % (e.name, e.message))
+    finally:
+        os.kill(sb.polkitd.pid, 18)   # SIGCONT
+    sb.gdbus("List", E, E, user="cdallow")
+    tap.ok(True, "polkitd going on: checks are answered again")
+
+
 def test_no_cap_net_admin():
     r = sandbox.run(["setpriv", "--inh-caps=-net_admin", "--bounding-set=-net_admin", sb_service(),
                      "--state-dir=" + os.path.join(sb.tmp, "state2")], check=False, timeout=20)
@@ -254,6 +291,7 @@ try:
     tap.run(test_vanishing_callers)
     tap.run(test_limits)
     tap.run(test_polkit_dies_midcheck)
+    tap.run(test_checks_end)
     tap.run(test_no_cap_net_admin)
     tap.run(test_bus_goes_away)
 finally:
