@@ -23,6 +23,7 @@ struct held {
 	uint8_t family;
 	uint8_t addr[16];
 	bool current;
+	uint64_t lost_at;   /* CLOCK_REALTIME seconds it stopped being held; 0 while held */
 };
 
 struct link {
@@ -31,6 +32,7 @@ struct link {
 };
 
 struct addrwatch {
+	struct addrwatch_config cfg;
 	struct mnl_socket *nl;
 	sd_event_source *io;
 	sd_event_source *save_later;   /* a defer source: one save per loop iteration */
@@ -75,6 +77,45 @@ static struct held *find(struct addrwatch *w, const char *ifname, uint8_t family
 	return NULL;
 }
 
+static uint64_t now_sec(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* Forgets addresses nobody has held for longer than the configured age,
+ * then the longest-lost ones beyond the cap; held ones are always kept.
+ * Returns whether anything went. */
+static bool prune(struct addrwatch *w)
+{
+	uint64_t now = now_sec();
+	unsigned lost = 0;
+	bool changed = false;
+
+	for (guint i = w->held->len; i-- > 0;) {
+		struct held *h = &g_array_index(w->held, struct held, i);
+		if (h->current)
+			continue;
+		if (w->cfg.max_age_sec && h->lost_at + w->cfg.max_age_sec <= now) {
+			g_array_remove_index(w->held, i);
+			changed = true;
+		} else
+			lost++;
+	}
+	while (w->cfg.max_lost && lost > w->cfg.max_lost) {
+		guint oldest = G_MAXUINT;
+		for (guint i = 0; i < w->held->len; i++) {
+			struct held *h = &g_array_index(w->held, struct held, i);
+			if (!h->current && (oldest == G_MAXUINT ||
+					    h->lost_at < g_array_index(w->held, struct held, oldest).lost_at))
+				oldest = i;
+		}
+		g_array_remove_index(w->held, oldest);
+		lost--;
+		changed = true;
+	}
+	return changed;
+}
+
 /* Writes the history atomically: a crash never leaves half a file, and a
  * failed write leaves neither a temporary file nor an open FILE behind. */
 static void save(struct addrwatch *w)
@@ -99,12 +140,15 @@ static void save(struct addrwatch *w)
 		}
 		return;
 	}
-	fprintf(f, "# interface family address (addresses held since connectionsd started)\n");
+	fprintf(f, "# interface family address [when it was lost, seconds since the epoch]\n");
 	for (guint i = 0; i < w->held->len; i++) {
 		struct held *h = &g_array_index(w->held, struct held, i);
 		char a[INET6_ADDRSTRLEN];
 		inet_ntop(h->family, h->addr, a, sizeof(a));
-		fprintf(f, "%s %s %s\n", h->ifname, h->family == AF_INET ? "ipv4" : "ipv6", a);
+		fprintf(f, "%s %s %s", h->ifname, h->family == AF_INET ? "ipv4" : "ipv6", a);
+		if (!h->current)
+			fprintf(f, " %llu", (unsigned long long)h->lost_at);
+		fputc('\n', f);
 	}
 	ok = fflush(f) == 0 && !ferror(f) && fsync(fileno(f)) == 0;
 	if (fclose(f) != 0)
@@ -130,9 +174,12 @@ static void load(struct addrwatch *w)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		char ifname[IFNAMSIZ + 1], fam[8], addr[INET6_ADDRSTRLEN + 1];
+		unsigned long long lost = 0;
 		struct held h = { 0 };
-		if (line[0] == '#' || sscanf(line, "%16s %7s %46s", ifname, fam, addr) != 3)
+		if (line[0] == '#' || sscanf(line, "%16s %7s %46s %llu", ifname, fam, addr, &lost) < 3)
 			continue;
+		/* Not held until seen again; a line without the time starts its clock now. */
+		h.lost_at = lost ? lost : now_sec();
 		h.family = strcmp(fam, "ipv6") == 0 ? AF_INET6 : AF_INET;
 		if (strlen(ifname) >= IFNAMSIZ || inet_pton(h.family, addr, h.addr) != 1)
 			continue;
@@ -200,13 +247,17 @@ static bool handle(struct addrwatch *w, const struct nlmsghdr *nlh)
 
 	struct held *h = find(w, name, ifa->ifa_family, addr);
 	if (nlh->nlmsg_type == RTM_DELADDR) {
-		if (h)
+		if (h && h->current) {
 			h->current = false;
+			h->lost_at = now_sec();
+		}
 		return h != NULL;
 	}
 	if (h) {
+		bool was = h->current;
 		h->current = true;
-		return false;
+		h->lost_at = 0;
+		return !was;
 	}
 	struct held n = { .family = ifa->ifa_family, .current = true };
 	g_strlcpy(n.ifname, name, sizeof(n.ifname));
@@ -220,8 +271,10 @@ static bool handle(struct addrwatch *w, const struct nlmsghdr *nlh)
 static int msg_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct addrwatch *w = data;
-	if (handle(w, nlh) && !w->starting && w->save_later &&
-	    sd_event_source_set_enabled(w->save_later, SD_EVENT_ONESHOT) < 0)
+	if (!handle(w, nlh) || w->starting)
+		return MNL_CB_OK;
+	(void)prune(w);   /* the cap holds under churn (container veths, temporary IPv6 addresses) */
+	if (w->save_later && sd_event_source_set_enabled(w->save_later, SD_EVENT_ONESHOT) < 0)
 		save(w);
 	return MNL_CB_OK;
 }
@@ -260,13 +313,15 @@ static int dump(struct addrwatch *w, int type)
 	return nl_request(NETLINK_ROUTE, nlh, msg_cb, w);
 }
 
-int addrwatch_new(sd_event *e, const char *state_file, struct addrwatch **ret)
+int addrwatch_new(sd_event *e, const char *state_file, const struct addrwatch_config *cfg,
+		  struct addrwatch **ret)
 {
 	struct addrwatch *w = calloc(1, sizeof(*w));
 	int r;
 
 	if (!w)
 		return -ENOMEM;
+	w->cfg = *cfg;
 	w->held = g_array_new(FALSE, TRUE, sizeof(struct held));
 	w->links = g_array_new(FALSE, TRUE, sizeof(struct link));
 	w->state_file = state_file ? strdup(state_file) : NULL;
@@ -283,6 +338,7 @@ int addrwatch_new(sd_event *e, const char *state_file, struct addrwatch **ret)
 	if ((r = dump(w, RTM_GETLINK)) < 0 || (r = dump(w, RTM_GETADDR)) < 0)
 		goto fail;
 	w->starting = false;
+	(void)prune(w);
 	save(w);
 	if ((r = sd_event_add_defer(e, &w->save_later, save_cb, w)) < 0 ||
 	    (r = sd_event_source_set_enabled(w->save_later, SD_EVENT_OFF)) < 0 ||
@@ -326,6 +382,20 @@ static void append(GArray *out, const struct held *h)
 static void catch_up(struct addrwatch *w)
 {
 	io_cb(w->io, mnl_socket_get_fd(w->nl), EPOLLIN, w);
+	if (prune(w) && sd_event_source_set_enabled(w->save_later, SD_EVENT_ONESHOT) < 0)
+		save(w);
+}
+
+/* Whether an interface other than ifname holds the address now. */
+static bool held_elsewhere(struct addrwatch *w, const struct held *h, const char *ifname)
+{
+	for (guint j = 0; j < w->held->len; j++) {
+		struct held *o = &g_array_index(w->held, struct held, j);
+		if (o->current && o->family == h->family && memcmp(o->addr, h->addr, 16) == 0 &&
+		    strcmp(o->ifname, ifname) != 0)
+			return true;
+	}
+	return false;
 }
 
 int addrwatch_interface(void *userdata, const char *ifname, GArray *out)
@@ -339,10 +409,12 @@ int addrwatch_interface(void *userdata, const char *ifname, GArray *out)
 			known = true;
 	for (guint i = 0; i < w->held->len; i++) {
 		struct held *h = &g_array_index(w->held, struct held, i);
-		if (strcmp(h->ifname, ifname) == 0) {
+		if (strcmp(h->ifname, ifname) != 0)
+			continue;
+		known = true;
+		/* A lost address another interface holds now is that one's. */
+		if (h->current || !held_elsewhere(w, h, ifname))
 			append(out, h);
-			known = true;
-		}
 	}
 	return known ? 0 : -ENOENT;
 }
@@ -354,16 +426,8 @@ int addrwatch_stale(void *userdata, GArray *out)
 	catch_up(w);
 	for (guint i = 0; i < w->held->len; i++) {
 		struct held *h = &g_array_index(w->held, struct held, i);
-		bool held_now = false;
-		if (h->current)
-			continue;
 		/* An address that moved to another interface is not stale. */
-		for (guint j = 0; j < w->held->len; j++) {
-			struct held *o = &g_array_index(w->held, struct held, j);
-			if (o->current && o->family == h->family && memcmp(o->addr, h->addr, 16) == 0)
-				held_now = true;
-		}
-		if (!held_now)
+		if (!h->current && !held_elsewhere(w, h, h->ifname))
 			append(out, h);
 	}
 	return 0;

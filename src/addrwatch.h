@@ -8,11 +8,20 @@
 
 struct addrwatch;
 
-int addrwatch_new(sd_event *e, const char *state_file, struct addrwatch **ret);
+/* How long the history keeps an address nobody holds any more, and how many
+ * such addresses it keeps at most (the longest-lost go first); 0: no bound. */
+struct addrwatch_config {
+	uint64_t max_age_sec;
+	unsigned max_lost;
+};
+
+int addrwatch_new(sd_event *e, const char *state_file, const struct addrwatch_config *cfg,
+		  struct addrwatch **ret);
 void addrwatch_free(struct addrwatch *w);
 
 /* Appends (as struct addr_prefix) every address the interface holds or has
- * held; -ENOENT when the interface was never seen. */
+ * held, but for those it lost that another interface holds now (a floating
+ * address that moved); -ENOENT when the interface was never seen. */
 int addrwatch_interface(void *w, const char *ifname, GArray *out);
 /* Appends every address held since start that no interface holds now. */
 int addrwatch_stale(void *w, GArray *out);

@@ -26,6 +26,10 @@
 #define PAGE_SIZE_MAX 100000
 #define INTERVAL_DEFAULT 500
 #define EVENT_BUFFER_DEFAULT (32u << 20)  /* ~50,000 events at ~640 bytes of buffer each */
+/* Longer than TCP's established timeout (5 days): a flow NATed to a lost
+ * address can still be found as stale for as long as it can live. */
+#define ADDRESS_AGE_DEFAULT (7 * 24 * 3600)
+#define ADDRESS_HISTORY_DEFAULT 1024
 
 /* --- sd-event as a GSource -------------------------------------------------
  * sd-event exposes one epoll fd covering all its sources; GLib polls it and
@@ -92,12 +96,16 @@ static void help(void)
 	       "     --state-dir=DIR     Where the address history is kept across restarts\n"
 	       "                         (default $RUNTIME_DIRECTORY, else /run/connectionsd)\n"
 	       "     --max-subscribers=N At most N callers subscribed at once (default %d)\n"
+	       "     --address-max-age=SECONDS  Forget an address no interface has held for\n"
+	       "                         that long (0: never; default %d, 7 days)\n"
+	       "     --address-history-max=N  Keep at most N addresses no interface holds\n"
+	       "                         (0: no cap; default %d)\n"
 	       "     --exit-idle=SECONDS Exit after that long without calls, work or\n"
 	       "                         subscribers (default 0: never)\n"
 	       "     --log-level=LEVEL   err, warning, info or debug (default info)\n\n"
 	       "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
 	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, INTERVAL_DEFAULT, EVENT_BUFFER_DEFAULT,
-	       LIMIT_SUBSCRIBERS);
+	       LIMIT_SUBSCRIBERS, ADDRESS_AGE_DEFAULT, ADDRESS_HISTORY_DEFAULT);
 }
 
 /* A decimal number in [min, max], or -1 after saying what is wrong. */
@@ -115,11 +123,12 @@ static long long parse_number(const char *opt, const char *s, long long min, lon
 
 static const char *state_dir;
 static unsigned exit_idle_sec;
+static struct addrwatch_config addr_cfg = { ADDRESS_AGE_DEFAULT, ADDRESS_HISTORY_DEFAULT };
 
 static int parse_argv(int argc, char **argv, struct context *ctx, struct events_config *ecfg)
 {
 	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL, ARG_INTERVAL, ARG_EVENT_BUFFER,
-	       ARG_STATE_DIR, ARG_EXIT_IDLE, ARG_MAX_SUBSCRIBERS };
+	       ARG_STATE_DIR, ARG_EXIT_IDLE, ARG_MAX_SUBSCRIBERS, ARG_ADDRESS_AGE, ARG_ADDRESS_MAX };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -130,6 +139,8 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 		{ "state-dir", required_argument, NULL, ARG_STATE_DIR },
 		{ "exit-idle", required_argument, NULL, ARG_EXIT_IDLE },
 		{ "max-subscribers", required_argument, NULL, ARG_MAX_SUBSCRIBERS },
+		{ "address-max-age", required_argument, NULL, ARG_ADDRESS_AGE },
+		{ "address-history-max", required_argument, NULL, ARG_ADDRESS_MAX },
 		{}
 	};
 	long long v;
@@ -165,6 +176,16 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 			if ((v = parse_number("max-subscribers", optarg, 1, 65536)) < 0)
 				return -EINVAL;
 			ecfg->max_subscribers = (uint32_t)v;
+			break;
+		case ARG_ADDRESS_AGE:
+			if ((v = parse_number("address-max-age", optarg, 0, 10LL * 365 * 24 * 3600)) < 0)
+				return -EINVAL;
+			addr_cfg.max_age_sec = (uint64_t)v;
+			break;
+		case ARG_ADDRESS_MAX:
+			if ((v = parse_number("address-history-max", optarg, 0, 1000000)) < 0)
+				return -EINVAL;
+			addr_cfg.max_lost = (unsigned)v;
 			break;
 		case ARG_EXIT_IDLE:
 			if ((v = parse_number("exit-idle", optarg, 0, 86400)) < 0)
@@ -407,7 +428,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	addr_file = state_file();
-	if ((r = addrwatch_new(ctx.event, addr_file, &addrwatch)) < 0)
+	if ((r = addrwatch_new(ctx.event, addr_file, &addr_cfg, &addrwatch)) < 0)
 		log_warn("Cannot follow interface addresses (%s): 'interface' and 'stale' are unavailable",
 			 strerror(-r));
 	else

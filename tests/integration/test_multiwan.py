@@ -154,6 +154,49 @@ def test_state_file():
     restart_with_state(os.path.join(sb.tmp, "state"))
 
 
+def listed_ids(flt):
+    return {r["id"] for r in sb.list_all(flt)[1]}
+
+
+def test_address_history():
+    """A floating address belongs to whoever holds it now; the history of
+    lost addresses is bounded in age and count."""
+    sandbox.run("conntrack -I -p tcp -s 192.0.2.77 -d 192.0.2.1 --sport 7 --dport 7 --state ESTABLISHED -t 600")
+    moved = {e["id"] for e in sb.conntrack("-s", "192.0.2.77")}
+    sandbox.run(["ip", "addr", "add", "192.0.2.77/32", "dev", "wan1"])
+    sandbox.run(["ip", "addr", "del", "192.0.2.77/32", "dev", "wan1"])
+    sandbox.run(["ip", "addr", "add", "192.0.2.77/32", "dev", "wan2"])
+    tap.ok(moved and not moved & listed_ids({"interface": ("s", "wan1")}),
+           "an address that moved from wan1 to wan2: 'interface wan1' no longer matches its flows")
+    tap.ok(moved <= listed_ids({"interface": ("s", "wan2")}), "'interface wan2' does")
+    tap.ok(not moved & listed_ids({"stale": ("b", True)}), "and they are not stale")
+    sandbox.run(["ip", "addr", "del", "192.0.2.77/32", "dev", "wan2"])
+    sandbox.run("conntrack -D -s 192.0.2.77 >/dev/null")
+
+    d = os.path.join(sb.tmp, "state-bounded")
+    os.makedirs(d)
+    sb.stop_service()
+    sb.service_args = ["--state-dir=" + d, "--address-max-age=20", "--address-history-max=3"]
+    sb.start_service()
+    for i in range(80, 86):
+        sandbox.run(["ip", "addr", "add", "192.0.2.%d/32" % i, "dev", "lo"])
+        sandbox.run(["ip", "addr", "del", "192.0.2.%d/32" % i, "dev", "lo"])
+    sandbox.run("conntrack -I -p tcp -s 192.0.2.85 -d 192.0.2.1 --sport 8 --dport 8 --state ESTABLISHED -t 600")
+    last = {e["id"] for e in sb.conntrack("-s", "192.0.2.85")}
+    tap.ok(last and last <= listed_ids({"stale": ("b", True)}), "a lost address is stale at first")
+    path = os.path.join(d, "addresses")
+    kept = lambda: sorted(l.split()[2] for l in open(path) if "192.0.2.8" in l)  # noqa: E731
+    tap.ok(wait_for(lambda: kept() == ["192.0.2.83", "192.0.2.84", "192.0.2.85"]),
+           "with --address-history-max=3, the three lost last are kept of six", kept())
+    tap.ok(wait_for(lambda: not last & listed_ids({"stale": ("b", True)}), timeout=90),
+           "with --address-max-age=20, it is forgotten once that old")
+    tap.ok(wait_for(lambda: kept() == [], timeout=90), "and gone from the state file", kept())
+    sandbox.run("conntrack -D -s 192.0.2.85 >/dev/null")
+    sb.stop_service()
+    sb.service_args = []
+    sb.start_service()
+
+
 def wait_for(cond, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -174,6 +217,7 @@ try:
     tap.run(test_down, new, up2, local)
     tap.run(test_service_absent)
     tap.run(test_state_file)
+    tap.run(test_address_history)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())
