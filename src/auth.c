@@ -28,6 +28,7 @@ struct check {
 	sd_bus_message *m;
 	char *action;
 	bool interactive;   /* the caller allowed interactive authorization */
+	uid_t uid;
 	auth_done_fn done;
 	void *userdata;
 	GCancellable *cancel;
@@ -83,7 +84,7 @@ static void check_free(struct check *c)
 	sd_bus_slot_unref(c->present);
 	g_clear_object(&c->cancel);
 	c->auth->pending--;
-	limits_release(c->auth->limits, sd_bus_message_get_sender(c->m), LIMIT_AUTH);
+	limits_release(c->auth->limits, c->uid, LIMIT_AUTH);
 	sd_bus_message_unref(c->m);
 	free(c->action);
 	free(c);
@@ -158,6 +159,18 @@ static gboolean check_timed_out(gpointer userdata)
 	return G_SOURCE_REMOVE;
 }
 
+int auth_caller_uid(sd_bus_message *m, uid_t *ret)
+{
+	sd_bus_creds *creds = NULL;
+	/* Without SD_BUS_CREDS_AUGMENT, sd-bus asks the bus daemon (never /proc). */
+	int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+	if (r >= 0) {
+		r = sd_bus_creds_get_euid(creds, ret);
+		sd_bus_creds_unref(creds);
+	}
+	return r;
+}
+
 int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_fn done,
 	       void *userdata, sd_bus_error *error)
 {
@@ -167,17 +180,10 @@ int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_
 int auth_check_details(struct auth *a, sd_bus_message *m, const char *action, GHashTable *details,
 		       auth_done_fn done, void *userdata, sd_bus_error *error)
 {
-	sd_bus_creds *creds = NULL;
 	uid_t uid;
 	int r;
 
-	/* Without SD_BUS_CREDS_AUGMENT, sd-bus asks the bus daemon (never /proc). */
-	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-	if (r >= 0) {
-		r = sd_bus_creds_get_euid(creds, &uid);
-		sd_bus_creds_unref(creds);
-	}
-	if (r < 0)
+	if ((r = auth_caller_uid(m, &uid)) < 0)
 		return sd_bus_error_set_errnof(error, r, "Could not determine the caller's identity");
 	if (uid == a->self)
 		return 1;
@@ -186,15 +192,16 @@ int auth_check_details(struct auth *a, sd_bus_message *m, const char *action, GH
 		return sd_bus_error_setf(error, SD_BUS_ERROR_ACCESS_DENIED,
 					 "Authorization of %s is not possible: polkit is unavailable", action);
 
-	if ((r = limits_acquire(a->limits, sd_bus_message_get_sender(m), LIMIT_AUTH, error)) < 0)
+	if ((r = limits_acquire(a->limits, uid, LIMIT_AUTH, error)) < 0)
 		return r;
 	struct check *c = calloc(1, sizeof(*c));
 	if (!c || !(c->action = strdup(action))) {
 		free(c);
-		limits_release(a->limits, sd_bus_message_get_sender(m), LIMIT_AUTH);
+		limits_release(a->limits, uid, LIMIT_AUTH);
 		return -ENOMEM;
 	}
 	c->auth = a;
+	c->uid = uid;
 	c->m = sd_bus_message_ref(m);
 	c->done = done;
 	c->userdata = userdata;

@@ -20,7 +20,10 @@ struct auth;
 typedef void (*auth_done_fn)(sd_bus_message *m, int authorized, const sd_bus_error *error,
 			     void *userdata);
 
-/* limits bounds the polkit checks pending per caller and in total. */
+/* The caller's uid as the bus reports it. */
+int auth_caller_uid(sd_bus_message *m, uid_t *ret);
+
+/* limits bounds the polkit checks pending per user and in total. */
 int auth_new(struct limits *limits, struct auth **ret);
 void auth_free(struct auth *a);
 

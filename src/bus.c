@@ -423,13 +423,15 @@ void call_init(struct call *c, struct context *ctx, sd_bus_message *m)
 	c->ctx = ctx;
 	c->m = sd_bus_message_ref(m);
 	c->counted = false;
+	if (auth_caller_uid(m, &c->uid) < 0)
+		c->uid = (uid_t)-1;   /* counted as a user of its own, never as the service's */
 	ctx->busy++;
 }
 
 void call_done(struct call *c)
 {
 	if (c->counted)
-		limits_release(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK);
+		limits_release(c->ctx->limits, c->uid, LIMIT_WORK);
 	c->ctx->busy--;
 	c->m = sd_bus_message_unref(c->m);
 }
@@ -445,7 +447,7 @@ bool call_start_work(struct call *c)
 {
 	sd_bus_error error = SD_BUS_ERROR_NULL;
 
-	if (limits_acquire(c->ctx->limits, sd_bus_message_get_sender(c->m), LIMIT_WORK, &error) >= 0)
+	if (limits_acquire(c->ctx->limits, c->uid, LIMIT_WORK, &error) >= 0)
 		return c->counted = true;
 	call_reply_error(c->m, &error);
 	sd_bus_error_free(&error);

@@ -31,6 +31,7 @@ int bus_add_object(struct context *ctx);
 struct call {
 	struct context *ctx;
 	sd_bus_message *m;
+	uid_t uid;      /* the caller's, as the bus reports it; -1 if unknown */
 	bool counted;   /* holds a LIMIT_WORK unit */
 };
 

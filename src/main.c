@@ -13,6 +13,7 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
+#include <unistd.h>
 
 #include "addrwatch.h"
 #include "auth.h"
@@ -433,7 +434,7 @@ int main(int argc, char **argv)
 			 strerror(-r));
 	else
 		ctx.filter_env = (struct filter_env){ addrwatch, addrwatch_interface, addrwatch_stale };
-	if ((r = limits_new(&ctx.limits)) < 0 || (r = auth_new(ctx.limits, &ctx.auth)) < 0 ||
+	if ((r = limits_new(geteuid(), &ctx.limits)) < 0 || (r = auth_new(ctx.limits, &ctx.auth)) < 0 ||
 	    (r = bus_add_object(&ctx)) < 0) {
 		log_err("Cannot set up the bus object: %s", strerror(-r));
 		goto out;

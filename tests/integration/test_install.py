@@ -187,7 +187,9 @@ def stopped_with_queued(sb, flood_args):
     routed = p.stdout.readline().strip()
     sb.service.terminate()
     os.kill(sb.service.pid, 18)   # SIGCONT
-    out = routed + "; " + p.communicate(timeout=120)[0].replace("\n", "; ")
+    # Not communicate(): it reads the pipe itself and would lose what readline() buffered.
+    out = routed + "; " + p.stdout.read().replace("\n", "; ")
+    p.wait(60)
     sb.service.wait(60)
     return out, sb.service.returncode
 

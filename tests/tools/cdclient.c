@@ -285,5 +285,7 @@ int main(int argc, char **argv)
 		r = -EINVAL;
 	fflush(stdout);
 	sd_bus_flush_close_unref(bus);
+	if (r < 0 && r != -EINVAL)
+		fprintf(stderr, "cdclient %s: %s\n", argv[1], strerror(-r));
 	return r < 0 ? 1 : 0;
 }
