@@ -9,6 +9,7 @@
 
 #include "bus.h"
 #include "ctread.h"
+#include "exportbudget.h"
 #include "log.h"
 #include "record.h"
 
@@ -22,7 +23,9 @@ struct export_call {
 	struct ct_kfilter kf;
 	struct ct_dump *dump;
 	bool csv;
+	bool over_budget;
 	int fd;
+	uint64_t written;
 	size_t len;
 	char buf[CHUNK + CT_TEXT_MAX];
 };
@@ -51,6 +54,7 @@ static int flush_chunk(struct export_call *c)
 		}
 		done += (size_t)n;
 	}
+	c->written += c->len;
 	c->len = 0;
 	return 0;
 }
@@ -63,7 +67,14 @@ static int export_record(const struct ct_record *r, void *userdata)
 		return 0;
 	c->len += c->csv ? ct_record_csv(r, c->buf + c->len, CT_TEXT_MAX)
 			 : ct_record_json(r, c->buf + c->len, CT_TEXT_MAX);
-	return c->len >= CHUNK ? flush_chunk(c) : 0;
+	if (c->len < CHUNK)
+		return 0;
+	if (c->base.ctx->exports &&
+	    export_budget_check(c->base.ctx->exports, c->base.uid, c->written + c->len, NULL) < 0) {
+		c->over_budget = true;   /* stops the dump; answered in export_done */
+		return -ENOBUFS;
+	}
+	return flush_chunk(c);
 }
 
 static void export_done(struct ct_dump *d, int error, void *userdata)
@@ -73,6 +84,14 @@ static void export_done(struct ct_dump *d, int error, void *userdata)
 
 	ct_dump_free(c->dump);
 	c->dump = NULL;
+	if (c->over_budget) {
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+		(void)export_budget_check(c->base.ctx->exports, c->base.uid, c->written + c->len, &e);
+		call_reply_error(c->base.m, &e);
+		sd_bus_error_free(&e);
+		export_call_free(c);
+		return;
+	}
 	if (r >= 0)
 		r = flush_chunk(c);
 	/* The reader gets the same open file: start it at the beginning, and seal
@@ -81,6 +100,10 @@ static void export_done(struct ct_dump *d, int error, void *userdata)
 		r = -errno;
 	if (r >= 0 && fcntl(c->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
 		r = -errno;
+	/* Charged to the caller until every holder has closed it. */
+	if (r >= 0 && c->base.ctx->exports &&
+	    export_budget_hold(c->base.ctx->exports, c->base.uid, c->fd, c->written) < 0)
+		log_warn("Cannot follow an export's descriptor: %m; it is not counted in the budget");
 	if (r < 0)
 		r = sd_bus_reply_method_errorf(c->base.m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r));
 	else
@@ -97,6 +120,15 @@ static void export_run(struct export_call *c)
 	if (!call_start_work(&c->base)) {
 		export_call_free(c);
 		return;
+	}
+	if (c->base.ctx->exports) {
+		sd_bus_error e = SD_BUS_ERROR_NULL;
+		if (export_budget_check(c->base.ctx->exports, c->base.uid, 0, &e) < 0) {
+			call_reply_error(c->base.m, &e);
+			sd_bus_error_free(&e);
+			export_call_free(c);
+			return;
+		}
 	}
 	c->fd = memfd_create("connectionsd-export", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (c->fd < 0) {

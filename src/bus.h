@@ -17,6 +17,7 @@ struct context {
 	struct auth *auth;
 	struct limits *limits;
 	struct events *events;
+	struct export_budget *exports;  /* memory Export's open memfds hold, per user */
 	struct filter_env filter_env;   /* addrwatch, for 'interface' and 'stale' */
 	struct ct_kcaps caps;
 	uint32_t page_size;      /* List's default and maximum limit */

@@ -20,6 +20,7 @@
 #include "bus.h"
 #include "config.h"
 #include "ctread.h"
+#include "exportbudget.h"
 #include "log.h"
 #include "reslimits.h"
 
@@ -31,6 +32,8 @@
  * address can still be found as stale for as long as it can live. */
 #define ADDRESS_AGE_DEFAULT (7 * 24 * 3600)
 #define ADDRESS_HISTORY_DEFAULT 1024
+/* A whole 1,000,000-entry table as JSON lines is ~350 MiB: one fits. */
+#define EXPORT_BUDGET_DEFAULT (512ull << 20)
 
 /* --- sd-event as a GSource -------------------------------------------------
  * sd-event exposes one epoll fd covering all its sources; GLib polls it and
@@ -101,12 +104,14 @@ static void help(void)
 	       "                         that long (0: never; default %d, 7 days)\n"
 	       "     --address-history-max=N  Keep at most N addresses no interface holds\n"
 	       "                         (0: no cap; default %d)\n"
+	       "     --export-budget=BYTES  Memory the open exports of one user may hold\n"
+	       "                         (0: no bound; default %llu MiB)\n"
 	       "     --exit-idle=SECONDS Exit after that long without calls, work or\n"
 	       "                         subscribers (default 0: never)\n"
 	       "     --log-level=LEVEL   err, warning, info or debug (default info)\n\n"
 	       "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
 	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, INTERVAL_DEFAULT, EVENT_BUFFER_DEFAULT,
-	       LIMIT_SUBSCRIBERS, ADDRESS_AGE_DEFAULT, ADDRESS_HISTORY_DEFAULT);
+	       LIMIT_SUBSCRIBERS, ADDRESS_AGE_DEFAULT, ADDRESS_HISTORY_DEFAULT, EXPORT_BUDGET_DEFAULT >> 20);
 }
 
 /* A decimal number in [min, max], or -1 after saying what is wrong. */
@@ -125,11 +130,13 @@ static long long parse_number(const char *opt, const char *s, long long min, lon
 static const char *state_dir;
 static unsigned exit_idle_sec;
 static struct addrwatch_config addr_cfg = { ADDRESS_AGE_DEFAULT, ADDRESS_HISTORY_DEFAULT };
+static uint64_t export_budget = EXPORT_BUDGET_DEFAULT;
 
 static int parse_argv(int argc, char **argv, struct context *ctx, struct events_config *ecfg)
 {
 	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL, ARG_INTERVAL, ARG_EVENT_BUFFER,
-	       ARG_STATE_DIR, ARG_EXIT_IDLE, ARG_MAX_SUBSCRIBERS, ARG_ADDRESS_AGE, ARG_ADDRESS_MAX };
+	       ARG_STATE_DIR, ARG_EXIT_IDLE, ARG_MAX_SUBSCRIBERS, ARG_ADDRESS_AGE, ARG_ADDRESS_MAX,
+	       ARG_EXPORT_BUDGET };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -142,6 +149,7 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 		{ "max-subscribers", required_argument, NULL, ARG_MAX_SUBSCRIBERS },
 		{ "address-max-age", required_argument, NULL, ARG_ADDRESS_AGE },
 		{ "address-history-max", required_argument, NULL, ARG_ADDRESS_MAX },
+		{ "export-budget", required_argument, NULL, ARG_EXPORT_BUDGET },
 		{}
 	};
 	long long v;
@@ -187,6 +195,11 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 			if ((v = parse_number("address-history-max", optarg, 0, 1000000)) < 0)
 				return -EINVAL;
 			addr_cfg.max_lost = (unsigned)v;
+			break;
+		case ARG_EXPORT_BUDGET:
+			if ((v = parse_number("export-budget", optarg, 0, 1LL << 40)) < 0)
+				return -EINVAL;
+			export_budget = (uint64_t)v;
 			break;
 		case ARG_EXIT_IDLE:
 			if ((v = parse_number("exit-idle", optarg, 0, 86400)) < 0)
@@ -428,6 +441,10 @@ int main(int argc, char **argv)
 		log_err("Cannot listen to conntrack events: %s", strerror(-r));
 		goto out;
 	}
+	if ((r = export_budget_new(ctx.event, export_budget, geteuid(), &ctx.exports)) < 0) {
+		log_err("Cannot follow exports: %s", strerror(-r));
+		goto out;
+	}
 	addr_file = state_file();
 	if ((r = addrwatch_new(ctx.event, addr_file, &addr_cfg, &addrwatch)) < 0)
 		log_warn("Cannot follow interface addresses (%s): 'interface' and 'stale' are unavailable",
@@ -458,6 +475,7 @@ int main(int argc, char **argv)
 	r = 0;
 out:
 	events_free(ctx.events);
+	export_budget_free(ctx.exports);
 	addrwatch_free(addrwatch);
 	if (ctx.bus)
 		sd_bus_flush_close_unref(ctx.bus);

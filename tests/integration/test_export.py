@@ -15,6 +15,7 @@ import tables  # noqa: E402
 
 sandbox.enter_namespaces()
 tap = sandbox.TAP()
+CTFILL = os.environ.get("CD_CTFILL") or os.path.join(sandbox.BUILDDIR, "tests", "tools", "ctfill")
 CDCLIENT = os.environ.get("CD_CDCLIENT") or os.path.join(sandbox.BUILDDIR, "tests", "tools", "cdclient")
 sb = sandbox.Sandbox().start()
 NAMES = ["id", "family", "protocol", "state", "status", "src", "dst", "sport", "dport", "reply-src",
@@ -119,6 +120,58 @@ print(seals, wrote, os.lseek(fd, 0, os.SEEK_CUR), len(os.read(fd, 1 << 20)) > 0)
     tap.ok(len(parts) == 4 and parts[2] == "0" and parts[3] == "True", "it is handed over at offset 0, with data")
 
 
+BUDGET_SCRIPT = r"""
+import dbus, os, sys
+bus = dbus.SystemBus()
+obj = bus.get_object("org.example.Connections", "/org/example/Connections")
+held, out = [], []
+def export():
+    try:
+        fd = obj.Export(dbus.Dictionary({}, signature="sv"), "json",
+                        dbus_interface="org.example.Connections").take()
+        held.append(fd)
+        out.append("ok %d" % os.fstat(fd).st_size)
+    except dbus.DBusException as e:
+        out.append("error %s %s" % (e.get_dbus_name(), e.get_dbus_message()))
+for _ in range(3):
+    export()
+for fd in held:
+    os.close(fd)
+bus.call_blocking("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId", "", [])
+import time
+for _ in range(100):   # the service hears of the close through inotify: give it a moment, bounded
+    export()
+    if out[-1].startswith("ok"):
+        break
+    time.sleep(0.05)
+print("\n".join(out))
+"""
+
+
+def test_budget():
+    """An Export's memfd is charged to its user until every holder closed it:
+    with an 8 MiB budget, a user holding two 3.5 MiB exports is refused a
+    third, and closing them frees the budget (for root and another user)."""
+    sb.stop_service()
+    sb.service_args = ["--export-budget=%d" % (8 << 20)]
+    sb.start_service()
+    sandbox.run([CTFILL, "10000", "--src", "10.60.0.0"])
+    for user in (None, "cdallow"):
+        r = sandbox.run(sb.as_user(user) + ["/usr/bin/python3", "-c", BUDGET_SCRIPT], check=False)
+        lines = r.stdout.splitlines()
+        who = user or "root"
+        tap.ok(len(lines) >= 4 and lines[0].startswith("ok ") and lines[1].startswith("ok ")
+               and int(lines[0].split()[1]) > 3 << 20, "%s: two exports of 10,000 entries, held" % who, r.stdout + r.stderr)
+        tap.ok(len(lines) >= 4 and lines[2].startswith("error org.freedesktop.DBus.Error.LimitsExceeded")
+               and "8 MiB" in lines[2], "%s: a third while they are open is refused, naming the budget" % who, lines[2:3])
+        tap.ok(len(lines) >= 4 and lines[-1].startswith("ok "), "%s: once they are closed, Export works again" % who,
+               lines[3:])
+    sb.gdbus("DeleteMatching", "{'src': <'10.60.0.0/16'>}")
+    sb.stop_service()
+    sb.service_args = []
+    sb.start_service()
+
+
 try:
     tables.mixed(sb)
     tap.run(test_json)
@@ -126,6 +179,7 @@ try:
     tap.run(test_filtered)
     tap.run(test_errors_and_auth)
     tap.run(test_sealed)
+    tap.run(test_budget)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())

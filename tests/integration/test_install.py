@@ -90,7 +90,7 @@ def test_unit():
                  "CapabilityBoundingSet=CAP_NET_ADMIN", "RestrictAddressFamilies=AF_UNIX AF_NETLINK",
                  "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "NoNewPrivileges=yes",
                  "MemoryDenyWriteExecute=yes", "SystemCallFilter=@system-service", "RuntimeDirectory=connectionsd",
-                 "LogRateLimitIntervalSec=0"):
+                 "LogRateLimitIntervalSec=0", "MemoryMax=2G", "TasksMax=128"):
         tap.ok(line in text.splitlines(), "the unit has %s" % line)
     tap.ok("PrivateNetwork=yes" not in text, "the unit keeps the host's network namespace")
     r = run(["systemd-analyze", "verify", "--man=no", "--recursive-errors=no", "--root=" + DEST, unit])
