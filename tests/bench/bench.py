@@ -87,7 +87,67 @@ def cpu(pid):
     return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
 
-sb = sandbox.Sandbox().start(polkit=False)
+def shmem_mib():
+    for line in open("/proc/meminfo"):
+        if line.startswith("Shmem:"):
+            return int(line.split()[1]) / 1024
+    return 0
+
+
+STORM = r"""
+import dbus, os
+bus = dbus.SystemBus()
+obj = bus.get_object("org.example.Connections", "/org/example/Connections")
+held, total = [], 0
+while len(held) < 100:
+    try:
+        fd = obj.Export(dbus.Dictionary({}, signature="sv"), "json", dbus_interface="org.example.Connections").take()
+    except dbus.DBusException as e:
+        print("refused", len(held), total, e.get_dbus_message())
+        break
+    held.append(fd)
+    total += os.fstat(fd).st_size
+print("held", len(held), total, flush=True)
+input()
+"""
+
+
+def flood_and_storm():
+    """Section 10: one user floods with 12 connections x 8 Lists; the
+    latency of root's DeleteMatching of 100 entries and another user's
+    filtered List meanwhile. Section 11: one user exports and keeps every
+    descriptor until refused; the memory that holds."""
+    sh([CTFILL, "100", "--src", "10.71.0.0", "--dport", "7777"])
+    floods = [sandbox.popen(sb.as_user("cdallow") + [CDCLIENT, "flood", "8", "--routed"],
+                            stdout=subprocess.PIPE, text=True) for _ in range(12)]
+    for p in floods:
+        p.stdout.readline()
+    t_root = timed([CDCLIENT, "delete-matching", "family=s:ipv4", "protocol=s:tcp", "dport=q:7777"])
+    t_other = timed(sb.as_user("cdmatch") + [CDCLIENT, "list", "family=s:ipv4", "protocol=s:tcp",
+                                              "dport=q:8443"])
+    outs = [p.stdout.read() for p in floods]
+    for p in floods:
+        p.wait()
+    ok = sum(int(l.split()[1]) for o in outs for l in o.splitlines() if l.startswith("ok "))
+    refused = sum(int(l.split()[2]) for o in outs for l in o.splitlines() if "LimitsExceeded" in l)
+    print("10. one user floods (12 connections x 8 Lists): root's DeleteMatching of 100 answered in "
+          "%.3f s, another user's filtered List in %.3f s; the flooder got %d answered, %d LimitsExceeded"
+          % (t_root, t_other, ok, refused), flush=True)
+    before = shmem_mib()
+    p = sandbox.popen(sb.as_user("cdallow") + ["/usr/bin/python3", "-c", STORM], stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE, text=True)
+    lines = [p.stdout.readline().split(), p.stdout.readline().split()]
+    held_shmem, svc_rss = shmem_mib() - before, rss(sb.service.pid, "VmRSS")
+    p.communicate("\n", timeout=60)
+    refused_after = lines[0][1] if lines[0][0] == "refused" else "none"
+    held_mib = int(lines[-1][2]) / 2**20
+    print("11. export storm by one user keeping every descriptor: refused after %s exports; "
+          "%.0f MiB held in memfds (budget 512 MiB), Shmem grew %.0f MiB; service RSS %.1f MiB"
+          % (refused_after, held_mib, held_shmem, svc_rss), flush=True)
+    return t_root, t_other, ok, refused, refused_after, held_mib, svc_rss
+
+
+sb = sandbox.Sandbox().start()
 try:
     pid = sb.service.pid
     time.sleep(0.5)
@@ -134,6 +194,8 @@ try:
     cpu_pct = 100 * used / wall
     print("9. event flood, 20,000 new/s for 10 s, one subscriber: %.1f%% of one core; %d of 200000 "
           "counted, %d signals with lost=true" % (cpu_pct, new, lost), flush=True)
+    build()
+    t_root, t_other, f_ok, f_refused, refused_after, held_mib, storm_rss = flood_and_storm()
 
     with open(args.out, "w") as f:
         f.write("Table of %d entries, %d repetitions alternating, medians (%s, %d cores).\n\n" %
@@ -149,6 +211,14 @@ try:
                 (cpu_pct, "yes" if cpu_pct <= 15 else "**no**"))
         f.write("| 9. events counted / lost | %d of 200,000 / %d signals lost=true | | | no undetected loss | %s |\n" %
                 (new, lost, "yes" if new == 200000 or lost else "**no**"))
+        f.write("| 10. root's DeleteMatching of 100 during one user's flood | %.3f s | | | < 1 s | %s |\n" %
+                (t_root, "yes" if t_root < 1 else "**no**"))
+        f.write("| 10. another user's filtered List during the flood | %.3f s | | | < 1 s | %s |\n" %
+                (t_other, "yes" if t_other < 1 else "**no**"))
+        f.write("| 10. the flooder's 96 Lists | %d answered, %d LimitsExceeded | | | its share | |\n" %
+                (f_ok, f_refused))
+        f.write("| 11. export storm by one user | refused after %s exports, %.0f MiB held; RSS %.1f MiB | | | "
+                "≤ 512 MiB held | %s |\n" % (refused_after, held_mib, storm_rss, "yes" if held_mib <= 512 else "**no**"))
     print("\nwritten to %s" % args.out)
 finally:
     sb.stop()
