@@ -44,6 +44,7 @@ class Container:
         self.log = open(os.path.join(sandbox.BUILDDIR, "test-logs", "system-boot.log"), "w")
         self.nspawn = sandbox.popen(["systemd-nspawn", "-D", self.root, "--private-network",
                                      "--machine=" + MACHINE, "--register=no", "--keep-unit", "-b",
+                                     "--bind-ro=" + sandbox.SRCDIR,
                                      "--console=pipe"], stdin=subprocess.DEVNULL, stdout=self.log,
                                     stderr=subprocess.STDOUT)
         # The container's init is nspawn's child once it has exec'd systemd.

@@ -6,6 +6,7 @@ NetworkManager dispatcher script and the mwan hook, and idle exit."""
 import json
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -175,6 +176,39 @@ def test_idle_exit():
     c.sh("rm /etc/systemd/system/connectionsd.service.d/50-idle.conf && systemctl daemon-reload")
 
 
+def test_cockpit():
+    """Cockpit for real: cockpit.socket, a password login, limited and
+    administrative access (sudo), list, delete, flush; the audit record
+    names the user."""
+    c.sh("useradd -m -s /bin/bash -G sudo cdadmin && echo cdadmin:cd-Pass-2026 | chpasswd")
+    uid = c.sh("id -u cdadmin").stdout.strip()
+    r = c.sh("systemctl start cockpit.socket")
+    tap.ok(r.returncode == 0, "cockpit.socket starts in the container", r.stderr)
+    for i in range(3):
+        insert("-p udp -s 192.0.2.%d -d 198.51.100.9 --sport 2000 --dport 53" % (100 + i))
+    node = shutil.which("node") or "node"
+    shot = "/var/tmp/cockpit-login.png"
+    r = c.sh("cd %s && %s cockpit-login.test.mjs" % (os.path.join(sandbox.SRCDIR, "tests", "browser"), node),
+             env={"URL": "http://127.0.0.1:9090", "LOGIN": "cdadmin", "PASSWORD": "cd-Pass-2026",
+                  "SCREENSHOT": shot, "HOME": "/var/tmp"}, timeout=600)
+    for line in r.stdout.splitlines():
+        if line.startswith("ok ") or line.startswith("not ok "):
+            tap.ok(line.startswith("ok "), "cockpit: " + line.split(" - ", 1)[-1])
+        elif line.startswith("#"):
+            print(line)
+    tap.ok(r.returncode == 0, "the Cockpit login script finished", r.stderr[-3000:])
+    try:
+        shutil.copy(c.root + shot, os.path.join(sandbox.BUILDDIR, "test-logs", "cockpit-login.png"))
+    except OSError:
+        pass
+    out = c.sh("journalctl --no-pager -o json MESSAGE_ID=%s CONNECTIONSD_METHOD=Flush" % AUDIT_ID).stdout
+    recs = [json.loads(l) for l in out.splitlines() if l.strip()]
+    tap.ok(any(x.get("CONNECTIONSD_CALLER_UID") == "0" and x.get("CONNECTIONSD_CALLER_LOGIN_UID") == uid
+               and x.get("CONNECTIONSD_RESULT") == "ok" for x in recs),
+           "the audit record of the Flush names the Cockpit user (login uid %s) behind root" % uid,
+           [{k: v for k, v in x.items() if k.startswith("CONNECTIONSD_")} for x in recs][-2:])
+
+
 try:
     state = c.start()
     tap.ok(c.install_log[:2] == (0, 0), "meson install --destdir into the container's upper layer", c.install_log[2])
@@ -185,6 +219,7 @@ try:
     tap.run(test_journal)
     tap.run(test_history_and_dispatcher)
     tap.run(test_idle_exit)
+    tap.run(test_cockpit)
 finally:
     c.stop()
 sys.exit(tap.done())

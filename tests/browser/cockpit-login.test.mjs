@@ -1,0 +1,96 @@
+// Cockpit for real, inside the system tier's container (tests/system): a
+// user with a password logs in through Cockpit's login page, opens
+// Connections, sees what limited access allows, turns administrative access
+// on, then lists, deletes and flushes. Prints TAP; conntrack -L (in the same
+// container) is the referee. Environment: URL (cockpit.socket's), LOGIN,
+// PASSWORD, SCREENSHOT.
+import { chromium } from "playwright-core";
+import { execFileSync } from "node:child_process";
+
+let n = 0, failed = 0;
+function ok(cond, desc, diag) {
+    n++;
+    if (!cond) failed++;
+    console.log(`${cond ? "ok" : "not ok"} ${n} - ${desc}`);
+    if (!cond && diag !== undefined)
+        for (const l of String(diag).split("\n").slice(0, 20)) console.log("# " + l);
+}
+const conntrackIds = () => {
+    let out = "";
+    try {
+        out = execFileSync("conntrack", ["-L", "-o", "id"], { stdio: ["ignore", "pipe", "ignore"] }).toString();
+    } catch (e) {
+        out = e.stdout ? e.stdout.toString() : "";
+    }
+    // Cockpit's own connections on loopback come and go: only the test's entries count.
+    return out.split("\n").filter(l => l.includes("src=192.0.2.")).map(l => l.match(/id=(\d+)/)[1]).sort();
+};
+
+const browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+});
+/* The page inside Cockpit's shell: an iframe per package. */
+const frameOf = page => page.frameLocator('iframe[name="cockpit1:localhost/connections"]');
+/* The Connections page has settled: it shows the answer to its last refresh (connections.js). */
+async function settled(frame) {
+    await frame.locator("body[data-ready]").waitFor({ timeout: 60000 });
+    const h = await frame.locator("body").elementHandle();
+    await h.waitForFunction(b => b.dataset.ready === b.dataset.asked, null, { timeout: 60000 });
+}
+const shownIds = frame => frame.locator("#rows tr[data-id]").evaluateAll(trs =>
+    trs.filter(t => t.textContent.includes("192.0.2.")).map(t => t.dataset.id).sort());
+
+try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(process.env.URL);
+    await page.fill("#login-user-input", process.env.LOGIN);
+    await page.fill("#login-password-input", process.env.PASSWORD);
+    await page.click("#login-button");
+    const shell = await page.waitForSelector("#super-user-indicator", { timeout: 60000 }).then(() => true, () => false);
+    ok(shell, `${process.env.LOGIN} logs in through Cockpit's login page`);
+
+    await page.goto(process.env.URL + "/connections");
+    let frame = frameOf(page);
+    await settled(frame).catch(() => {});
+    const alerts = await frame.locator("#alerts").textContent({ timeout: 30000 }).catch(() => "");
+    ok(/administrative access/i.test(alerts), "with limited access the page says that administrative access is needed", alerts);
+
+    await page.click("#super-user-indicator button");
+    await page.fill("input[type=password]", process.env.PASSWORD);
+    await page.click("button:has-text('Authenticate')");
+    const admin = await page.waitForSelector("#super-user-indicator :text('Administrative access')", { timeout: 60000 })
+            .then(() => true, () => false);
+    ok(admin, "the user turns administrative access on (sudo)");
+
+    await page.goto(process.env.URL + "/connections");
+    frame = frameOf(page);
+    await settled(frame).catch(() => {});
+    const want = conntrackIds();
+    const got = await shownIds(frame);
+    ok(want.length > 0 && JSON.stringify(got) === JSON.stringify(want),
+       `with administrative access the page lists exactly conntrack -L's ${want.length} test entries`, `got ${got}\nwant ${want}`);
+
+    const target = want[0];
+    const asked = Number(await frame.locator("body").getAttribute("data-asked"));
+    await frame.locator(`tr[data-id="${target}"] .cd-delete`).click();
+    await frame.locator("body").elementHandle().then(h => h.waitForFunction(
+        (b, a) => Number(b.dataset.asked) > a && b.dataset.ready === b.dataset.asked, asked, { timeout: 60000 })).catch(() => {});
+    const after = conntrackIds();
+    ok(!after.includes(target) && after.length === want.length - 1, "Delete on a row removes that connection and nothing else");
+
+    await frame.locator("#flush").click();
+    await frame.locator("#confirm-yes").click();
+    let left = conntrackIds();
+    for (const deadline = Date.now() + 30000; left.length && Date.now() < deadline; left = conntrackIds())
+        await page.waitForTimeout(200);
+    ok(left.length === 0, "Delete all connections empties the table", left.join(" "));
+    await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true }).catch(() => {});
+} catch (e) {
+    ok(false, "the login script ran to the end", e.stack);
+} finally {
+    await browser.close();
+}
+console.log(`1..${n}`);
+process.exit(failed ? 1 : 0);
