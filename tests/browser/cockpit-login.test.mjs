@@ -4,17 +4,9 @@
 // on, then lists, deletes and flushes. Prints TAP; conntrack -L (in the same
 // container) is the referee. Environment: URL (cockpit.socket's), LOGIN,
 // PASSWORD, SCREENSHOT.
-import { chromium } from "playwright-core";
+import { ok, done, launch } from "./tap.mjs";
 import { execFileSync } from "node:child_process";
 
-let n = 0, failed = 0;
-function ok(cond, desc, diag) {
-    n++;
-    if (!cond) failed++;
-    console.log(`${cond ? "ok" : "not ok"} ${n} - ${desc}`);
-    if (!cond && diag !== undefined)
-        for (const l of String(diag).split("\n").slice(0, 20)) console.log("# " + l);
-}
 const conntrackIds = () => {
     let out = "";
     try {
@@ -26,11 +18,7 @@ const conntrackIds = () => {
     return out.split("\n").filter(l => l.includes("src=192.0.2.")).map(l => l.match(/id=(\d+)/)[1]).sort();
 };
 
-const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const browser = await launch();
 /* The page inside Cockpit's shell: an iframe per package. */
 const frameOf = page => page.frameLocator('iframe[name="cockpit1:localhost/connections"]');
 /* The Connections page has settled: it shows the answer to its last refresh (connections.js). */
@@ -92,5 +80,4 @@ try {
 } finally {
     await browser.close();
 }
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+done();

@@ -1,16 +1,8 @@
 // The Cockpit page against the real service; conntrack -L is the referee.
 // Prints TAP. Run by test_browser.py, which starts everything it needs.
-import { chromium } from "playwright-core";
+import { ok, done, launch } from "./tap.mjs";
 import { execFileSync } from "node:child_process";
 
-let n = 0, failed = 0;
-function ok(cond, desc, diag) {
-    n++;
-    if (!cond) failed++;
-    console.log(`${cond ? "ok" : "not ok"} ${n} - ${desc}`);
-    if (!cond && diag !== undefined)
-        for (const l of String(diag).split("\n").slice(0, 20)) console.log("# " + l);
-}
 
 /* conntrack -L, parsed: the referee. */
 function conntrack(...args) {
@@ -52,11 +44,7 @@ function goneExactly(before, after, want) {
 const ids = list => list.map(e => String(e.id)).sort();
 const sh = (cmd, args) => execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 
-const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
-});
+const browser = await launch();
 const consoleErrors = [];
 /* The page has settled when it shows the answer to the last refresh it asked
  * for (data-ready equals data-asked; see connections.js). */
@@ -232,5 +220,4 @@ try {
 } finally {
     await browser.close();
 }
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+done();
