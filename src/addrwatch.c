@@ -432,3 +432,37 @@ int addrwatch_stale(void *userdata, GArray *out)
 	}
 	return 0;
 }
+
+static void append_owner(GArray *out, const struct held *h)
+{
+	struct addr_owner o = { .family = h->family };
+	memcpy(o.addr, h->addr, 16);
+	g_strlcpy(o.ifname, h->ifname, sizeof(o.ifname));
+	g_array_append_val(out, o);
+}
+
+static gint lost_later_first(gconstpointer a, gconstpointer b)
+{
+	const struct held *x = *(struct held *const *)a, *y = *(struct held *const *)b;
+	return x->lost_at > y->lost_at ? -1 : x->lost_at < y->lost_at;
+}
+
+int addrwatch_owners(void *userdata, GArray *out)
+{
+	struct addrwatch *w = userdata;
+	g_autoptr(GPtrArray) lost = g_ptr_array_new();
+
+	catch_up(w);
+	for (guint i = 0; i < w->held->len; i++) {
+		struct held *h = &g_array_index(w->held, struct held, i);
+		if (h->current)
+			append_owner(out, h);
+		else
+			g_ptr_array_add(lost, h);
+	}
+	/* An address lost by several interfaces belongs to the one that held it last. */
+	g_ptr_array_sort(lost, lost_later_first);
+	for (guint i = 0; i < lost->len; i++)
+		append_owner(out, lost->pdata[i]);
+	return 0;
+}

@@ -23,5 +23,8 @@ void addrwatch_free(struct addrwatch *w);
  * held, but for those it lost that another interface holds now (a floating
  * address that moved); -ENOENT when the interface was never seen. */
 int addrwatch_interface(void *w, const char *ifname, GArray *out);
+/* Appends (as struct addr_owner) every address held now with its interface,
+ * then those no longer held, the one that held an address last first. */
+int addrwatch_owners(void *w, GArray *out);
 /* Appends every address held since start that no interface holds now. */
 int addrwatch_stale(void *w, GArray *out);

@@ -6,6 +6,7 @@
 
 #include "bus-delete.h"
 #include "bus-export.h"
+#include "bus-summarize.h"
 #include "config.h"
 #include "errors.h"
 #include "util.h"
@@ -22,7 +23,7 @@
 
 
 
-static int reply_dump_error(sd_bus_message *m, int error)
+int reply_dump_error(sd_bus_message *m, int error)
 {
 	return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_FAILED,
 					  "Reading the conntrack table failed: %s", strerror(-error));
@@ -371,6 +372,10 @@ static const sd_bus_vtable vtable[] = {
 		SD_BUS_ARGS("a{sv}", filter, "s", format),
 		SD_BUS_RESULT("h", data),
 		method_export, SD_BUS_VTABLE_UNPRIVILEGED),
+	SD_BUS_METHOD_WITH_ARGS("Summarize",
+		SD_BUS_ARGS("a{sv}", filter, "s", by, "a{sv}", options),
+		SD_BUS_RESULT("u", total, "a(sutt)", groups),
+		method_summarize, SD_BUS_VTABLE_UNPRIVILEGED),
 	SD_BUS_METHOD_WITH_ARGS("GetStatistics",
 		SD_BUS_NO_ARGS,
 		SD_BUS_RESULT("a{st}", statistics),

@@ -21,6 +21,7 @@ struct context {
 	struct filter_env filter_env;   /* addrwatch, for 'interface' and 'stale' */
 	struct ct_kcaps caps;
 	uint32_t page_size;      /* List's default and maximum limit */
+	uint32_t summary_groups; /* distinct groups one Summarize keeps */
 	const char *version;     /* points to PACKAGE_VERSION; a property */
 	unsigned busy;           /* calls in progress (dumps, deletes) */
 	uint64_t last_call_usec; /* CLOCK_MONOTONIC of the last incoming call */
@@ -45,6 +46,9 @@ bool call_start_work(struct call *c);
 /* Answers the call with an error; a failure to send it (the caller left,
  * the bus is gone) is logged, as every failed reply is. */
 void call_reply_error(sd_bus_message *m, const sd_bus_error *error);
+
+/* Answers a call whose kernel dump failed with error (a negative errno). */
+int reply_dump_error(sd_bus_message *m, int error);
 
 /* Whether nothing is going on: no call in progress, no polkit check, no subscriber. */
 bool bus_idle(const struct context *ctx);

@@ -5,6 +5,7 @@
 #pragma once
 #include <stdbool.h>
 #include <glib.h>
+#include <net/if.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 #include "record.h"
@@ -22,6 +23,13 @@ struct addr_prefix {
 	uint8_t family;   /* AF_INET / AF_INET6 */
 	uint8_t len;      /* prefix length in bits */
 	uint8_t addr[16]; /* host bits cleared */
+};
+
+/* An address and the interface that holds it (or held it last). */
+struct addr_owner {
+	uint8_t family;
+	uint8_t addr[16];
+	char ifname[IFNAMSIZ];
 };
 
 struct ct_filter {
@@ -47,6 +55,9 @@ struct filter_env {
 	int (*interface_addrs)(void *userdata, const char *ifname, GArray *out);
 	/* Appends the addresses held since start that nobody holds now. */
 	int (*stale_addrs)(void *userdata, GArray *out);
+	/* Appends (struct addr_owner) every address held now, then every one
+	 * held since start that nobody holds now, each with its interface. */
+	int (*addr_owners)(void *userdata, GArray *out);
 };
 
 #define FILTER_HAS(f, k) (((f)->keys >> (k)) & 1u)

@@ -34,6 +34,8 @@
 #define ADDRESS_HISTORY_DEFAULT 1024
 /* A whole 1,000,000-entry table as JSON lines is ~350 MiB: one fits. */
 #define EXPORT_BUDGET_DEFAULT (512ull << 20)
+/* ~100 bytes a group: a Summarize holds ~6.5 MiB at most. */
+#define SUMMARY_GROUPS_DEFAULT 65536
 
 /* --- sd-event as a GSource -------------------------------------------------
  * sd-event exposes one epoll fd covering all its sources; GLib polls it and
@@ -106,12 +108,15 @@ static void help(void)
 	       "                         (0: no cap; default %d)\n"
 	       "     --export-budget=BYTES  Memory the open exports of one user may hold\n"
 	       "                         (0: no bound; default %llu MiB)\n"
+	       "     --summary-groups=N  Distinct groups one Summarize counts at most; the\n"
+	       "                         rest are counted together (1..1000000, default %d)\n"
 	       "     --exit-idle=SECONDS Exit after that long without calls, work or\n"
 	       "                         subscribers (default 0: never)\n"
 	       "     --log-level=LEVEL   err, warning, info or debug (default info)\n\n"
 	       "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
 	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, INTERVAL_DEFAULT, EVENT_BUFFER_DEFAULT,
-	       LIMIT_SUBSCRIBERS, ADDRESS_AGE_DEFAULT, ADDRESS_HISTORY_DEFAULT, EXPORT_BUDGET_DEFAULT >> 20);
+	       LIMIT_SUBSCRIBERS, ADDRESS_AGE_DEFAULT, ADDRESS_HISTORY_DEFAULT, EXPORT_BUDGET_DEFAULT >> 20,
+	       SUMMARY_GROUPS_DEFAULT);
 }
 
 /* A decimal number in [min, max], or -1 after saying what is wrong. */
@@ -136,7 +141,7 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 {
 	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL, ARG_INTERVAL, ARG_EVENT_BUFFER,
 	       ARG_STATE_DIR, ARG_EXIT_IDLE, ARG_MAX_SUBSCRIBERS, ARG_ADDRESS_AGE, ARG_ADDRESS_MAX,
-	       ARG_EXPORT_BUDGET };
+	       ARG_EXPORT_BUDGET, ARG_SUMMARY_GROUPS };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -150,6 +155,7 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 		{ "address-max-age", required_argument, NULL, ARG_ADDRESS_AGE },
 		{ "address-history-max", required_argument, NULL, ARG_ADDRESS_MAX },
 		{ "export-budget", required_argument, NULL, ARG_EXPORT_BUDGET },
+		{ "summary-groups", required_argument, NULL, ARG_SUMMARY_GROUPS },
 		{}
 	};
 	long long v;
@@ -195,6 +201,11 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 			if ((v = parse_number("address-history-max", optarg, 0, 1000000)) < 0)
 				return -EINVAL;
 			addr_cfg.max_lost = (unsigned)v;
+			break;
+		case ARG_SUMMARY_GROUPS:
+			if ((v = parse_number("summary-groups", optarg, 1, 1000000)) < 0)
+				return -EINVAL;
+			ctx->summary_groups = (uint32_t)v;
 			break;
 		case ARG_EXPORT_BUDGET:
 			if ((v = parse_number("export-budget", optarg, 0, 1LL << 40)) < 0)
@@ -391,7 +402,8 @@ static int on_disconnected(sd_bus_message *m, void *loop, sd_bus_error *error)
 
 int main(int argc, char **argv)
 {
-	struct context ctx = { .page_size = PAGE_SIZE_DEFAULT, .version = PACKAGE_VERSION };
+	struct context ctx = { .page_size = PAGE_SIZE_DEFAULT, .summary_groups = SUMMARY_GROUPS_DEFAULT,
+			       .version = PACKAGE_VERSION };
 	struct events_config ecfg = { .interval_ms = INTERVAL_DEFAULT, .rcvbuf = EVENT_BUFFER_DEFAULT,
 				      .max_subscribers = LIMIT_SUBSCRIBERS };
 	struct addrwatch *addrwatch = NULL;
@@ -450,7 +462,8 @@ int main(int argc, char **argv)
 		log_warn("Cannot follow interface addresses (%s): 'interface' and 'stale' are unavailable",
 			 strerror(-r));
 	else
-		ctx.filter_env = (struct filter_env){ addrwatch, addrwatch_interface, addrwatch_stale };
+		ctx.filter_env = (struct filter_env){ addrwatch, addrwatch_interface, addrwatch_stale,
+						    addrwatch_owners };
 	if ((r = limits_new(geteuid(), &ctx.limits)) < 0 || (r = auth_new(ctx.limits, &ctx.auth)) < 0 ||
 	    (r = bus_add_object(&ctx)) < 0) {
 		log_err("Cannot set up the bus object: %s", strerror(-r));

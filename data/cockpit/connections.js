@@ -7,8 +7,17 @@ const IFACE = "org.example.Connections";
 const client = cockpit.dbus("org.example.Connections", { bus: "system", superuser: "try" });
 const $ = id => document.getElementById(id);
 
-const state = { sort: null, reverse: false, offset: 0, limit: 50, total: 0, filter: {}, live: false, busy: false };
-let liveTimer = null, liveSub = null, pendingRefresh = false;
+const state = {
+    sort: null, reverse: false, offset: 0, limit: 50, total: 0, filter: {}, live: false, busy: false,
+    talkersBy: "src",
+    pinned: {},   // filter key -> { value: variant, label }: chosen in Top talkers
+};
+/* Counters of the rows last shown, for the rates in live mode: key -> { out, in, at }. */
+let lastCounters = new Map();
+let liveTimer = null, liveSub = null, liveTick = null, pendingRefresh = false;
+/* Counters move without change signals: live mode also refreshes this often,
+ * while the page is visible, so that rates stay current. */
+const LIVE_TICK_MS = 3000;
 
 const FILTERS = [
     ["protocol", "f-protocol", "s"], ["state", "f-state", "s"], ["status", "f-status", "as"],
@@ -51,6 +60,8 @@ function showAlert(kind, text) {
 
 function readFilter() {
     const f = {};
+    for (const [key, pin] of Object.entries(state.pinned))
+        f[key] = pin.value;
     for (const [key, id, type] of FILTERS) {
         const v = $(id).value.trim();
         if (!v)
@@ -124,6 +135,10 @@ function row(r) {
     tr.appendChild(cell(nat.join(", ") || "—", "NAT"));
     tr.appendChild(cell(bytes(Number(bytesOut)) + " / " + bytes(Number(bytesIn)), "Bytes"));
     tr.appendChild(cell(Number(packets) + " / " + Number(rpackets), "Packets"));
+    const rate = cell(rateText(r), "Rate");
+    rate.className = "cd-rate";
+    rate.hidden = !state.live;
+    tr.appendChild(rate);
     tr.appendChild(cell(age(start), "Age"));
     tr.appendChild(cell(timeout + " s", "Timeout"));
     tr.appendChild(cell(mark ? "0x" + mark.toString(16) : "—", "Mark"));
@@ -139,13 +154,37 @@ function row(r) {
     return tr;
 }
 
+/* Bytes per second each way since this entry was last shown; "—" the first time. */
+function rowKey(r) {
+    return [r[0], r[5], r[7], r[6], r[8]].join(" ");
+}
+
+function rateText(r) {
+    const prev = lastCounters.get(rowKey(r));
+    const now = performance.now();
+    if (!prev || now - prev.at < 100)
+        return "—";
+    const secs = (now - prev.at) / 1000;
+    const out = Math.max(0, Number(r[17]) - prev.out) / secs;
+    const back = Math.max(0, Number(r[19]) - prev.in) / secs;
+    return bytes(Math.round(out)) + "/s / " + bytes(Math.round(back)) + "/s";
+}
+
+function rememberCounters(records) {
+    const at = performance.now();
+    lastCounters = new Map(records.map(r => [rowKey(r), { out: Number(r[17]), in: Number(r[19]), at }]));
+}
+
 function render(total, records) {
     state.total = total;
     $("rows").replaceChildren(...records.map(row));
+    rememberCounters(records);
+    for (const th of document.querySelectorAll("th.cd-rate"))
+        th.hidden = !state.live;
     if (!records.length) {
         const tr = document.createElement("tr");
         const td = cell(total ? "No connections on this page." : "No connections match.");
-        td.colSpan = 11;
+        td.colSpan = 12;
         tr.appendChild(td);
         $("rows").appendChild(tr);
     }
@@ -162,6 +201,92 @@ function render(total, records) {
         else
             b.removeAttribute("aria-sort");
     }
+}
+
+/* What a click on a group filters by: the filter key and value for a group's key. */
+const TALKER_FILTERS = {
+    "src": key => ["src", cockpit.variant("s", key), `Source ${key}`],
+    "dst": key => ["dst", cockpit.variant("s", key), `Destination ${key}`],
+    "dport": key => ["dport", cockpit.variant("q", Number(key)), `Destination port ${key}`],
+    "nat-address": key => key ? ["nat-address", cockpit.variant("s", key), `NAT address ${key}`]
+                              : ["nat", cockpit.variant("s", "none"), "Not translated"],
+};
+const OTHER_KEYS = "(other keys)";
+
+function talkerLabel(by, key) {
+    if (key === OTHER_KEYS)
+        return "Others";
+    if (by === "nat-address" && key === "")
+        return "Not translated";
+    if (by === "dport" && key === "0")
+        return "0 (no ports)";
+    return key;
+}
+
+function renderTalkers(by, groups) {
+    const max = Math.max(1, ...groups.map(g => g[1]));
+    const items = groups.map(([key, conns, , nbytes]) => {
+        const li = document.createElement("li");
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "cd-talker";
+        b.dataset.by = by;
+        b.dataset.key = key;
+        b.dataset.connections = String(conns);
+        b.dataset.bytes = String(nbytes);
+        b.disabled = key === OTHER_KEYS;
+        const label = document.createElement("span");
+        label.className = "cd-talker-key";
+        label.textContent = talkerLabel(by, key);
+        label.title = label.textContent;
+        const bar = document.createElement("span");
+        bar.className = "cd-bar";
+        const fill = document.createElement("span");
+        fill.style.width = (100 * conns / max).toFixed(1) + "%";
+        bar.appendChild(fill);
+        const nums = document.createElement("span");
+        nums.className = "cd-talker-nums";
+        nums.textContent = `${conns} ${conns === 1 ? "connection" : "connections"} · ${bytes(Number(nbytes))}`;
+        b.append(label, bar, nums);
+        b.setAttribute("aria-label", `${label.textContent}: ${nums.textContent}` +
+                       (b.disabled ? "" : ". Show only these connections"));
+        b.addEventListener("click", () => pinTalker(by, key));
+        li.appendChild(b);
+        return li;
+    });
+    if (!items.length) {
+        const li = document.createElement("li");
+        li.textContent = "No connections.";
+        items.push(li);
+    }
+    $("talkers").replaceChildren(...items);
+}
+
+function renderPinned() {
+    const chips = Object.entries(state.pinned).map(([key, pin]) => {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "pf-v6-c-button pf-m-secondary pf-m-small cd-pin";
+        b.dataset.key = key;
+        b.textContent = pin.label + " ✕";
+        b.setAttribute("aria-label", `Remove the filter ${pin.label}`);
+        b.addEventListener("click", () => { delete state.pinned[key]; applyFilters() });
+        return b;
+    });
+    $("pinned").replaceChildren(...chips);
+}
+
+function pinTalker(by, key) {
+    const [fkey, value, label] = TALKER_FILTERS[by](key);
+    if (fkey === "nat-address") {
+        $("f-nat-address").value = key;   // the form has this one
+        delete state.pinned.nat;
+    } else {
+        if (fkey === "nat")
+            $("f-nat-address").value = "";
+        state.pinned[fkey] = { value, label };
+    }
+    applyFilters();
 }
 
 function updateCounts(total) {
@@ -203,8 +328,10 @@ function load() {
         opts.sort = cockpit.variant("s", state.sort);
         opts.reverse = cockpit.variant("b", state.reverse);
     }
-    return client.call(PATH, IFACE, "List", [state.filter, opts])
-            .then(([total, records]) => {
+    const by = state.talkersBy;
+    return Promise.all([client.call(PATH, IFACE, "List", [state.filter, opts]),
+                        client.call(PATH, IFACE, "Summarize", [state.filter, by, { limit: cockpit.variant("u", 10) }])])
+            .then(([[total, records], [, groups]]) => {
                 // Keep the admin's place; only step back when the page emptied.
                 if (!records.length && state.offset > 0 && total > 0) {
                     state.offset = Math.max(0, Math.floor((total - 1) / state.limit) * state.limit);
@@ -212,6 +339,7 @@ function load() {
                     return;
                 }
                 render(total, records);
+                renderTalkers(by, groups);
                 return updateCounts(total);
             })
             .catch(err => {
@@ -292,7 +420,10 @@ function flush() {
 /* Live mode: the service's coalesced signal, throttled to one refresh a second. */
 function setLive(on) {
     state.live = on;
+    window.clearInterval(liveTick);
+    liveTick = null;
     if (on) {
+        liveTick = window.setInterval(() => { if (!document.hidden && !liveTimer) refresh() }, LIVE_TICK_MS);
         liveSub = client.subscribe({ path: PATH, interface: IFACE, member: "ConnectionsChanged" }, () => {
             if (!liveTimer)
                 liveTimer = window.setTimeout(() => { liveTimer = null; refresh() }, 1000);
@@ -316,6 +447,7 @@ function setLive(on) {
 function applyFilters(event) {
     if (event)
         event.preventDefault();
+    renderPinned();
     try {
         state.filter = readFilter();
     } catch (e) {
@@ -332,7 +464,8 @@ document.addEventListener("DOMContentLoaded", () => {
     for (const [, id] of FILTERS)
         if ($(id).tagName === "SELECT")
             $(id).addEventListener("change", applyFilters);
-    $("clear").addEventListener("click", () => { $("filters").reset(); applyFilters() });
+    $("clear").addEventListener("click", () => { $("filters").reset(); state.pinned = {}; applyFilters() });
+    $("talkers-by").addEventListener("change", e => { state.talkersBy = e.target.value; refresh() });
     $("refresh").addEventListener("click", () => refresh());
     $("live").addEventListener("change", e => setLive(e.target.checked));
     $("delete-matching").addEventListener("click", deleteMatching);

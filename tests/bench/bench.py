@@ -196,6 +196,11 @@ try:
           "counted, %d signals with lost=true" % (cpu_pct, new, lost), flush=True)
     build()
     t_root, t_other, f_ok, f_refused, refused_after, held_mib, storm_rss = flood_and_storm()
+    build()
+    summarize = ("busctl call %s %s %s Summarize 'a{sv}sa{sv}' 0 %%s 0 >/dev/null" %
+                 (sandbox.NAME, sandbox.PATH, sandbox.IFACE))
+    pair("12. Summarize by src (7 groups) vs conntrack -L", summarize % "src", ct, 1.0)
+    pair("12. Summarize by sport (50,000 groups)", summarize % "sport", ct, 1.0)
 
     with open(args.out, "w") as f:
         f.write("Table of %d entries, %d repetitions alternating, medians (%s, %d cores).\n\n" %

@@ -1,7 +1,7 @@
 // The Cockpit page against the real service; conntrack -L is the referee.
 // Prints TAP. Run by test_browser.py, which starts everything it needs.
 import { ok, done, launch } from "./tap.mjs";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 
 
 /* conntrack -L, parsed: the referee. */
@@ -21,14 +21,16 @@ function table(all, args) {
     return out.split("\n").filter(l => l.includes(" id=")).map(l => {
         const f = l.trim().split(/\s+/);
         const kv = {}, orig = {}, reply = {};
+        let bytes = 0;
         for (const t of f) {
             const m = t.match(/^(\w+)=(.*)$/);
             if (!m) continue;
             const dir = (m[1] in orig) ? reply : orig;
             if (["src", "dst", "sport", "dport"].includes(m[1])) dir[m[1]] = m[2];
+            else if (m[1] === "bytes") bytes += Number(m[2]);   // both directions
             else kv[m[1]] = m[2];
         }
-        return { id: kv.id, proto: f[2], timeout: Number(f[4]), orig, reply, unreplied: l.includes("[UNREPLIED]"), line: l };
+        return { id: kv.id, proto: f[2], timeout: Number(f[4]), orig, reply, bytes, unreplied: l.includes("[UNREPLIED]"), line: l };
     }).filter(e => all || !(BROWSER_PORTS.includes(e.orig.dport) || BROWSER_PORTS.includes(e.orig.sport)));
 }
 /* The browser's own connections to cockpit-ws are in this namespace's table
@@ -67,6 +69,21 @@ async function settle(page, action) {
     await action();
     await page.waitForFunction(settled, before, { timeout: 60000 }).catch(() => {});
 }
+/* The Top talkers bars as shown: key -> [connections, bytes]. */
+const bars = page => page.$$eval(".cd-talker", bs => Object.fromEntries(
+    bs.map(b => [b.dataset.key, [Number(b.dataset.connections), Number(b.dataset.bytes)]])));
+/* conntrack -L grouped by hand: key -> [connections, bytes]. */
+function groupBy(entries, keyOf) {
+    const g = {};
+    for (const e of entries) {
+        const k = keyOf(e);
+        g[k] = g[k] || [0, 0];
+        g[k][0]++;
+        g[k][1] += e.bytes;
+    }
+    return g;
+}
+const natAddress = e => e.reply.dst !== e.orig.src ? e.reply.dst : e.reply.src !== e.orig.dst ? e.reply.src : "";
 const shownIds = page => page.$$eval("#rows tr[data-id]", (trs, skip) =>
     trs.filter(t => !t.dataset.ports.split(",").some(p => skip.includes(p))).map(t => t.dataset.id).sort(), BROWSER_PORTS);
 const allRows = page => page.$$eval("#rows tr[data-id]", trs => trs.map(t => t.dataset.id).sort());
@@ -82,6 +99,43 @@ try {
        await page.textContent("#counts"));
     const styled = await page.evaluate(() => getComputedStyle(document.querySelector(".pf-v6-c-button")).borderRadius);
     ok(styled && styled !== "0px", "PatternFly's bundled styles apply");
+
+    // Top talkers: the bars against conntrack -L counted by hand. Groups the
+    // browser's own connections to cockpit-ws fall in are left out.
+    const talkerCases = [
+        ["src", e => e.orig.src, ["127.0.0.1"]],
+        ["dport", e => e.orig.dport || "0", BROWSER_PORTS],
+        ["nat-address", natAddress, [""]],
+    ];
+    for (const [by, keyOf, skip] of talkerCases) {
+        await settle(page, () => page.selectOption("#talkers-by", by));
+        const shown = await bars(page);
+        const want = groupBy(conntrack(), keyOf);
+        const keys = Object.keys(shown).filter(k => !skip.includes(k));
+        const bad = keys.filter(k => JSON.stringify(shown[k]) !== JSON.stringify(want[k]));
+        const wantTop = Object.keys(want).filter(k => !skip.includes(k)).length;
+        ok(keys.length >= Math.min(3, wantTop) && bad.length === 0 && Object.values(shown).some(v => v[1] > 0),
+           `Top talkers by ${by}: ${keys.length} bars' connections and bytes agree with conntrack -L`,
+           bad.map(k => `${k}: shown ${shown[k]}, conntrack ${want[k]}`).join("\n") || JSON.stringify(shown));
+    }
+    await settle(page, () => page.selectOption("#talkers-by", "src"));
+    await settle(page, () => page.click('.cd-talker[data-key="10.0.0.2"]'));
+    const lan = ids(conntrack().filter(e => e.orig.src === "10.0.0.2"));
+    ok(lan.length > 0 && JSON.stringify(await shownIds(page)) === JSON.stringify(lan),
+       `clicking the bar of source 10.0.0.2 filters the table to its ${lan.length} connections`);
+    ok((await page.textContent("#pinned")).includes("10.0.0.2"), "and shows that filter, removable");
+    const lanBars = await bars(page);
+    ok(Object.keys(lanBars).length === 1 && lanBars["10.0.0.2"][0] === lan.length, "the bars follow the table's filter");
+    await settle(page, () => page.click('.cd-pin[data-key="src"]'));
+    ok(!(await page.textContent("#pinned")).includes("10.0.0.2"), "removing the filter from top talkers shows all again");
+    await settle(page, () => page.selectOption("#talkers-by", "nat-address"));
+    await settle(page, () => page.click('.cd-talker[data-key="198.51.100.2"]'));
+    const viaWan1 = ids(conntrack().filter(e => natAddress(e) === "198.51.100.2"));
+    ok(viaWan1.length > 0 && JSON.stringify(await shownIds(page)) === JSON.stringify(viaWan1) &&
+       await page.inputValue("#f-nat-address") === "198.51.100.2",
+       `clicking a NAT address fills the NAT address filter and shows its ${viaWan1.length} connections`);
+    await settle(page, () => page.click("#clear"));
+    await settle(page, () => page.selectOption("#talkers-by", "src"));
 
     // The four filters a firewall admin expects, and more.
     const cases = [
@@ -152,6 +206,13 @@ try {
         follows = shownCount === actual && shownCount > countBefore - 3;
     }
     ok(follows, `and the count follows (${shownCount}, table ${actual})`);
+    // Rates: a flow that moves shows its bytes per second, from one refresh to the next.
+    const pinger = spawn("ping", ["-q", "-i", "0.2", "-s", "1000", "127.0.0.5"], { stdio: "ignore" });
+    const rated = await page.waitForFunction(() => [...document.querySelectorAll("#rows tr")].some(tr =>
+        tr.textContent.includes("127.0.0.5") && /[1-9][\d.]* (B|KiB)\/s/.test(tr.querySelector("td.cd-rate")?.textContent || "")),
+        null, { timeout: 30000 }).then(() => true, () => false);
+    pinger.kill();
+    ok(rated, "live mode shows the rate of a moving flow (ping of 1 KiB every 0.2 s)");
     await page.uncheck("#live");
     await page.waitForSelector("body:not([data-live])");
 
@@ -206,6 +267,18 @@ try {
 
     const own = consoleErrors.filter(e => !/cockpit|websocket|favicon|superuser/i.test(e));
     ok(own.length === 0, "no console errors of the page's own", own.join("\n"));
+
+    // Top talkers on a table of several thousand entries: the screenshot.
+    const sizes = [1800, 1200, 900, 600, 400, 250, 150, 100, 60, 40, 20];
+    sizes.forEach((n, i) => sh(process.env.CTFILL, [String(n), "--src", `10.90.${i}.1`, "--dport", String(8000 + i)]));
+    const talkers = await open(process.env.URL);
+    const big10 = await bars(talkers);
+    const badBig = sizes.slice(0, 9).map((n, i) => [`10.90.${i}.1`, n]).filter(([k, n]) => !big10[k] || big10[k][0] !== n);
+    ok(Object.keys(big10).length === 10 && badBig.length === 0,
+       `on ${sizes.reduce((a, b) => a + b)} more entries the ten biggest sources are shown with their counts`,
+       JSON.stringify(big10));
+    await talkers.screenshot({ path: process.env.SCREENSHOT_TALKERS, fullPage: true });
+    await talkers.close();
 
     // The first page of a 200,000-entry table.
     sh(process.env.CTFILL, ["200000", "--src", "10.80.0.0"]);

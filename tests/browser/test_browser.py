@@ -32,6 +32,9 @@ def wait_port(port, timeout=20):
 
 sb = sandbox.Sandbox().start()
 try:
+    # Per-entry counters (per network namespace), for the byte figures of Top talkers.
+    with open("/proc/sys/net/netfilter/nf_conntrack_acct", "w") as f:
+        f.write("1\n")
     tables.mixed(sb)
     dest = tempfile.mkdtemp(prefix="cd-cockpit-", dir=sb.tmp)
     os.chmod(dest, 0o755)
@@ -67,6 +70,7 @@ try:
     node_env.update(URL="http://127.0.0.1:9091/cockpit/@localhost/connections/index.html",
                     URL_DENIED="http://127.0.0.1:9092/cockpit/@localhost/connections/index.html",
                     SCREENSHOT=os.path.join(logdir, "cockpit-connections.png"),
+                    SCREENSHOT_TALKERS=os.path.join(logdir, "cockpit-top-talkers.png"),
                     CTFILL=os.environ.get("CD_CTFILL") or os.path.join(sandbox.BUILDDIR, "tests", "tools", "ctfill"),
                     BUSADDR=os.environ["DBUS_SYSTEM_BUS_ADDRESS"], HOME=home)
     r = subprocess.run(["node", os.path.join(HERE, "connections.test.mjs")], env=node_env, cwd=HERE,

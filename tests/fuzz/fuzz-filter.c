@@ -148,7 +148,7 @@ static int fake_stale(void *u, GArray *out)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct filter_env env = { NULL, fake_iface, fake_stale };
+	static const struct filter_env env = { NULL, fake_iface, fake_stale, NULL };
 	static const struct ct_kcaps caps = { true, true };
 	struct input in = { data, size };
 	sd_bus_message *m = new_call();

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Authorization of List and GetStatistics through the real polkitd.
+"""Authorization of List, Summarize and GetStatistics through the real polkitd.
 
 Users (tests/integration/polkit-test.rules): cdallow (rule says yes),
 cddeny (rule says no), cdnobody (no rule: the action's defaults, which ask
@@ -20,7 +20,7 @@ DENIED = "org.freedesktop.DBus.Error.AccessDenied"
 INTERACTIVE = "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"
 INVALID = "org.freedesktop.DBus.Error.InvalidArgs"
 E = "@a{sv} {}"
-CALLS = {"List": (E, E), "GetStatistics": ()}
+CALLS = {"List": (E, E), "Summarize": (E, "src", E), "GetStatistics": ()}
 
 
 def outcome(method, user, interactive=False, args=None):

@@ -116,6 +116,7 @@ def test_bad_calls():
     bad("an unknown nat kind", "DeleteMatching", "{'nat': <'masquerade'>}", needle="masquerade")
     bad("an unknown interface", "DeleteMatching", "{'interface': <'eth99'>}", needle="eth99")
     bad("an unknown export format", "Export", E, "'xml'", needle="xml")
+    bad("an unknown grouping key", "Summarize", E, "'colour'", E, needle="colour")
     # Huge and deep input.
     flags = ", ".join(["'ASSURED'"] * 10000 + ["'BOGUS'"])   # one argv string: < 128 KiB
     bad("a status list of 10,001 flags, the last one bogus", "DeleteMatching", "{'status': <[%s]>}" % flags,

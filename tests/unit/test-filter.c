@@ -317,7 +317,7 @@ static int fake_stale(void *u, GArray *out)
 
 static void test_interface_and_stale(void)
 {
-	static const struct filter_env fake = { NULL, fake_interface, fake_stale };
+	static const struct filter_env fake = { NULL, fake_interface, fake_stale, NULL };
 	struct ct_record old = rec4("10.0.0.2", "192.0.2.1", 40000, 5060, "192.0.2.1", "198.51.100.2");
 	struct ct_record cur = rec4("10.0.0.2", "192.0.2.1", 40001, 5060, "192.0.2.1", "198.51.100.3");
 	struct ct_record other = rec4("10.0.0.2", "192.0.2.1", 40002, 5060, "192.0.2.1", "203.0.113.2");
