@@ -152,7 +152,7 @@ static void summarize_run(struct summarize_call *c)
 		summarize_call_free(c);
 		return;
 	}
-	if (c->by == BY_INTERFACE && ctx->filter_env.addr_owners) {
+	if (c->by == BY_INTERFACE) {
 		owners = g_array_new(FALSE, FALSE, sizeof(struct addr_owner));
 		(void)ctx->filter_env.addr_owners(ctx->filter_env.userdata, owners);
 	}
@@ -191,6 +191,10 @@ int method_summarize(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	    (r = parse_by(m, &c->by, error)) < 0 ||
 	    (r = parse_opts(m, &c->opts, error)) < 0)
 		goto fail;
+	if (c->by == BY_INTERFACE && !ctx->filter_env.addr_owners) {
+		r = INVALID(error, "Grouping by interface is not available: the service does not follow addresses");
+		goto fail;
+	}
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
 	r = auth_check(ctx->auth, m, ACTION_LIST, summarize_authorized, c, error);
 	if (r < 0)

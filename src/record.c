@@ -423,3 +423,217 @@ int ct_record_append(sd_bus_message *m, const struct ct_record *r)
 		return k;
 	return sd_bus_message_close_container(m);
 }
+
+static int read_tuple(sd_bus_message *m, uint8_t family, struct ct_tuple *t)
+{
+	const char *src, *dst;
+	int k;
+
+	if ((k = sd_bus_message_read(m, "ssqq", &src, &dst, &t->sport, &t->dport)) < 0)
+		return k;
+	if (inet_pton(family, src, t->src) != 1 || inet_pton(family, dst, t->dst) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+static int read_extra(sd_bus_message *m, struct ct_record *r)
+{
+	const char *key, *sig;
+	int k;
+
+	if ((k = sd_bus_message_enter_container(m, 'a', "{sv}")) < 0)
+		return k;
+	while ((k = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+		if ((k = sd_bus_message_read(m, "s", &key)) < 0 ||
+		    (k = sd_bus_message_peek_type(m, NULL, &sig)) < 0)
+			return k;
+		if (strcmp(key, "icmp-type") == 0 && strcmp(sig, "y") == 0)
+			k = sd_bus_message_read(m, "v", "y", &r->icmp_type), r->flags |= CT_HAS_ICMP;
+		else if (strcmp(key, "icmp-code") == 0 && strcmp(sig, "y") == 0)
+			k = sd_bus_message_read(m, "v", "y", &r->icmp_code);
+		else if (strcmp(key, "icmp-id") == 0 && strcmp(sig, "q") == 0)
+			k = sd_bus_message_read(m, "v", "q", &r->icmp_id);
+		else if (strcmp(key, "use") == 0 && strcmp(sig, "u") == 0)
+			k = sd_bus_message_read(m, "v", "u", &r->use), r->flags |= CT_HAS_USE;
+		else if (strcmp(key, "helper") == 0 && strcmp(sig, "s") == 0) {
+			const char *h;
+			if ((k = sd_bus_message_read(m, "v", "s", &h)) >= 0) {
+				snprintf(r->helper, sizeof(r->helper), "%s", h);
+				r->flags |= CT_HAS_HELPER;
+			}
+		} else if (strcmp(key, "labels") == 0 && strcmp(sig, "as") == 0) {
+			const char *l;
+			if ((k = sd_bus_message_enter_container(m, 'v', "as")) < 0 ||
+			    (k = sd_bus_message_enter_container(m, 'a', "s")) < 0)
+				return k;
+			while ((k = sd_bus_message_read(m, "s", &l)) > 0) {
+				unsigned long bit = strtoul(l, NULL, 10);
+				if (bit < 128)
+					r->labels[bit / 8] |= (uint8_t)(1u << (bit % 8));
+			}
+			if (k < 0 || (k = sd_bus_message_exit_container(m)) < 0 ||
+			    (k = sd_bus_message_exit_container(m)) < 0)
+				return k;
+			r->flags |= CT_HAS_LABELS;
+		} else
+			k = sd_bus_message_skip(m, "v");   /* details of later versions */
+		if (k < 0 || (k = sd_bus_message_exit_container(m)) < 0)
+			return k;
+	}
+	if (k < 0)
+		return k;
+	return sd_bus_message_exit_container(m);
+}
+
+int ct_record_read(sd_bus_message *m, struct ct_record *r)
+{
+	const char *family, *proto, *state, *flag;
+	uint64_t id, start;
+	int k, p;
+
+	memset(r, 0, sizeof(*r));
+	if ((k = sd_bus_message_enter_container(m, 'r', "tsssasssqqssqquuqttttta{sv}")) <= 0)
+		return k;
+	if ((k = sd_bus_message_read(m, "tsss", &id, &family, &proto, &state)) < 0)
+		return k;
+	r->id = (uint32_t)id;
+	r->family = strcmp(family, "ipv6") == 0 ? AF_INET6 : AF_INET;
+	if ((p = ct_proto_from_name(proto)) < 0)
+		return -EINVAL;
+	r->proto = (uint8_t)p;
+	if (*state && (k = ct_state_from_name(r->proto, state)) >= 0) {
+		r->state = (uint8_t)k;
+		r->flags |= CT_HAS_STATE;
+	}
+	if ((k = sd_bus_message_enter_container(m, 'a', "s")) < 0)
+		return k;
+	while ((k = sd_bus_message_read(m, "s", &flag)) > 0)
+		for (unsigned bit = 0; bit < CT_STATUS_BITS; bit++)
+			if (strcmp(flag, status_names[bit]) == 0)
+				r->status |= 1u << bit;
+	if (k < 0 || (k = sd_bus_message_exit_container(m)) < 0)
+		return k;
+	if ((k = read_tuple(m, r->family, &r->t[CT_ORIG])) < 0 ||
+	    (k = read_tuple(m, r->family, &r->t[CT_REPLY])) < 0)
+		return k;
+	if ((k = sd_bus_message_read(m, "uuqttttt", &r->timeout, &r->mark, &r->zone,
+				     &r->packets[CT_ORIG], &r->bytes[CT_ORIG],
+				     &r->packets[CT_REPLY], &r->bytes[CT_REPLY], &start)) < 0)
+		return k;
+	r->start_ns = start * 1000;
+	if ((k = read_extra(m, r)) < 0)
+		return k;
+	if ((k = sd_bus_message_exit_container(m)) < 0)
+		return k;
+	return 1;
+}
+
+/* Splits s at sep in place: the next field, or NULL after the last. */
+static char *next_field(char **s, char sep)
+{
+	char *f = *s, *e;
+
+	if (!f)
+		return NULL;
+	e = strchr(f, sep);
+	if (e) {
+		*e = '\0';
+		*s = e + 1;
+	} else
+		*s = NULL;
+	return f;
+}
+
+static int csv_u64(const char *s, uint64_t max, uint64_t *v)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return errno || *end || *v > max ? -EINVAL : 0;
+}
+
+static int csv_extra(char *s, struct ct_record *r)
+{
+	char *item;
+	uint64_t v;
+
+	while (s && *s && (item = next_field(&s, ';'))) {
+		char *value = strchr(item, '=');
+		if (!value)
+			return -EINVAL;
+		*value++ = '\0';
+		if (strcmp(item, "helper") == 0) {
+			snprintf(r->helper, sizeof(r->helper), "%s", value);
+			r->flags |= CT_HAS_HELPER;
+		} else if (strcmp(item, "labels") == 0) {
+			char *l;
+			while ((l = next_field(&value, '|')))
+				if (csv_u64(l, 127, &v) == 0)
+					r->labels[v / 8] |= (uint8_t)(1u << (v % 8));
+			r->flags |= CT_HAS_LABELS;
+		} else if (csv_u64(value, UINT32_MAX, &v) < 0)
+			return -EINVAL;
+		else if (strcmp(item, "icmp-type") == 0)
+			r->icmp_type = (uint8_t)v, r->flags |= CT_HAS_ICMP;
+		else if (strcmp(item, "icmp-code") == 0)
+			r->icmp_code = (uint8_t)v;
+		else if (strcmp(item, "icmp-id") == 0)
+			r->icmp_id = (uint16_t)v;
+		else if (strcmp(item, "use") == 0)
+			r->use = (uint32_t)v, r->flags |= CT_HAS_USE;
+	}
+	return 0;
+}
+
+int ct_record_from_csv(char *line, struct ct_record *r)
+{
+	char *f[22], *s = line, *flag;
+	uint64_t v[22] = { 0 };
+	static const uint64_t max[22] = {
+		[0] = UINT32_MAX, [7] = UINT16_MAX, [8] = UINT16_MAX, [11] = UINT16_MAX,
+		[12] = UINT16_MAX, [13] = UINT32_MAX, [14] = UINT32_MAX, [15] = UINT16_MAX,
+		[16] = UINT64_MAX, [17] = UINT64_MAX, [18] = UINT64_MAX, [19] = UINT64_MAX,
+		[20] = UINT64_MAX,
+	};
+	int p;
+
+	memset(r, 0, sizeof(*r));
+	for (int i = 0; i < 22; i++)
+		if (!(f[i] = next_field(&s, i < 21 ? ',' : '\n')))
+			return -EINVAL;
+	for (int i = 0; i < 21; i++)
+		if (max[i] && csv_u64(f[i], max[i], &v[i]) < 0)
+			return -EINVAL;
+	r->id = (uint32_t)v[0];
+	r->family = strcmp(f[1], "ipv6") == 0 ? AF_INET6 : AF_INET;
+	if ((p = ct_proto_from_name(f[2])) < 0)
+		return -EINVAL;
+	r->proto = (uint8_t)p;
+	if (*f[3] && (p = ct_state_from_name(r->proto, f[3])) >= 0) {
+		r->state = (uint8_t)p;
+		r->flags |= CT_HAS_STATE;
+	}
+	s = f[4];
+	while ((flag = next_field(&s, '|')))
+		for (unsigned bit = 0; bit < CT_STATUS_BITS; bit++)
+			if (strcmp(flag, status_names[bit]) == 0)
+				r->status |= 1u << bit;
+	if (inet_pton(r->family, f[5], r->t[CT_ORIG].src) != 1 || inet_pton(r->family, f[6], r->t[CT_ORIG].dst) != 1 ||
+	    inet_pton(r->family, f[9], r->t[CT_REPLY].src) != 1 || inet_pton(r->family, f[10], r->t[CT_REPLY].dst) != 1)
+		return -EINVAL;
+	r->t[CT_ORIG].sport = (uint16_t)v[7];
+	r->t[CT_ORIG].dport = (uint16_t)v[8];
+	r->t[CT_REPLY].sport = (uint16_t)v[11];
+	r->t[CT_REPLY].dport = (uint16_t)v[12];
+	r->timeout = (uint32_t)v[13];
+	r->mark = (uint32_t)v[14];
+	r->zone = (uint16_t)v[15];
+	r->packets[CT_ORIG] = v[16];
+	r->bytes[CT_ORIG] = v[17];
+	r->packets[CT_REPLY] = v[18];
+	r->bytes[CT_REPLY] = v[19];
+	r->start_ns = v[20] * 1000;
+	return csv_extra(f[21], r);
+}

@@ -70,8 +70,14 @@ extern const char *const ct_record_fields[22];
 #define CT_TEXT_MAX 4096
 size_t ct_record_json(const struct ct_record *r, char *buf, size_t size);
 size_t ct_record_csv(const struct ct_record *r, char *buf, size_t size);
+/* Parses one CSV line as ct_record_csv writes it (line is changed; the
+ * trailing '\n' may be absent). -EINVAL for anything else. */
+int ct_record_from_csv(char *line, struct ct_record *r);
 /* The CSV header line. */
 size_t ct_record_csv_header(char *buf, size_t size);
 
 /* Appends the record as one CT_RECORD_SIGNATURE struct. */
 int ct_record_append(sd_bus_message *m, const struct ct_record *r);
+/* Reads one CT_RECORD_SIGNATURE struct back (what clients get from List):
+ * 1, 0 at the end of the array, or a negative errno. */
+int ct_record_read(sd_bus_message *m, struct ct_record *r);

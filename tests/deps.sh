@@ -8,7 +8,7 @@ PACKAGES=(
   libdbus-1-dev scdoc man-db libxml2-utils clang libclang-rt-14-dev valgrind
   cockpit-ws cockpit-bridge chromium
   dbus polkitd systemd libglib2.0-bin conntrack nftables iproute2 iputils-ping util-linux python3
-  python3-dbus python3-gi systemd-container cockpit-system sudo
+  python3-dbus python3-gi systemd-container cockpit-system sudo libpam-systemd
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

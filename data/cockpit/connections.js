@@ -329,9 +329,10 @@ function load() {
         opts.reverse = cockpit.variant("b", state.reverse);
     }
     const by = state.talkersBy;
-    return Promise.all([client.call(PATH, IFACE, "List", [state.filter, opts]),
-                        client.call(PATH, IFACE, "Summarize", [state.filter, by, { limit: cockpit.variant("u", 10) }])])
-            .then(([[total, records], [, groups]]) => {
+    // The table shows as soon as its page is here; the bars when theirs is
+    // (asked second: the service reads the table for both at once).
+    const table = client.call(PATH, IFACE, "List", [state.filter, opts])
+            .then(([total, records]) => {
                 // Keep the admin's place; only step back when the page emptied.
                 if (!records.length && state.offset > 0 && total > 0) {
                     state.offset = Math.max(0, Math.floor((total - 1) / state.limit) * state.limit);
@@ -339,8 +340,19 @@ function load() {
                     return;
                 }
                 render(total, records);
-                renderTalkers(by, groups);
                 return updateCounts(total);
+            });
+    const talkers = client.call(PATH, IFACE, "Summarize", [state.filter, by, { limit: cockpit.variant("u", 10) }])
+            .then(([, groups]) => groups);
+    // Both answered (or failed) before the page counts as settled.
+    return Promise.allSettled([table, talkers])
+            .then(([t, g]) => {
+                if (t.status === "rejected")
+                    throw t.reason;
+                if (g.status === "rejected")
+                    throw g.reason;
+                if (!again)
+                    renderTalkers(by, g.value);
             })
             .catch(err => {
                 $("counts").textContent = "";

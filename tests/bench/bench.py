@@ -26,6 +26,7 @@ args = ap.parse_args()
 sandbox.enter_namespaces()
 TOOLS = os.path.join(sandbox.BUILDDIR, "tests", "tools")
 CTFILL, CDCLIENT, CDWATCH = (os.path.join(TOOLS, t) for t in ("ctfill", "cdclient", "cdwatch"))
+CTL = os.path.join(sandbox.BUILDDIR, "src", "ctl", "connectionsctl")
 MAX = int(open("/proc/sys/net/netfilter/nf_conntrack_max").read())
 N = args.entries or (1000000 if MAX >= 1050000 else 200000)
 if N > MAX * 0.95:
@@ -201,6 +202,8 @@ try:
                  (sandbox.NAME, sandbox.PATH, sandbox.IFACE))
     pair("12. Summarize by src (7 groups) vs conntrack -L", summarize % "src", ct, 1.0)
     pair("12. Summarize by sport (50,000 groups)", summarize % "sport", ct, 1.0)
+    pair("13. connectionsctl list: the whole table as a table", "%s list >/dev/null" % CTL, ct, 1.5)
+    pair("13. connectionsctl list --json", "%s list --json >/dev/null" % CTL, ct, 1.5)
 
     with open(args.out, "w") as f:
         f.write("Table of %d entries, %d repetitions alternating, medians (%s, %d cores).\n\n" %

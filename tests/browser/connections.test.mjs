@@ -282,12 +282,20 @@ try {
 
     // The first page of a 200,000-entry table.
     sh(process.env.CTFILL, ["200000", "--src", "10.80.0.0"]);
+    // The table shows before Top talkers has counted the whole table.
     const t0 = Date.now();
-    const big = await open(process.env.URL);
-    const shown = (await shownIds(big)).length;
+    const big = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await big.goto(process.env.URL);
+    await big.waitForFunction(() => document.querySelectorAll("#rows tr[data-id]").length === 50, null,
+                              { timeout: 120000 }).catch(() => {});
     const took = (Date.now() - t0) / 1000;
-    ok(shown === 50, `the first page of a 200,000-entry table shows in ${took.toFixed(2)} s`);
-    console.log(`# first page of 200,000 entries: ${took.toFixed(2)} s`);
+    await big.waitForFunction(settled, 0, { timeout: 120000 }).catch(() => {});
+    const tookAll = (Date.now() - t0) / 1000;
+    const shown = (await shownIds(big)).length;
+    const bigBars = await bars(big);
+    ok(shown === 50 && Object.keys(bigBars).length === 10,
+       `the first page of a 200,000-entry table shows in ${took.toFixed(2)} s, Top talkers in ${tookAll.toFixed(2)} s`);
+    console.log(`# first page of 200,000 entries: ${took.toFixed(2)} s; with Top talkers: ${tookAll.toFixed(2)} s`);
 } catch (e) {
     ok(false, "the browser script ran to the end", e.stack);
 } finally {

@@ -32,9 +32,7 @@ def wait_port(port, timeout=20):
 
 sb = sandbox.Sandbox().start()
 try:
-    # Per-entry counters (per network namespace), for the byte figures of Top talkers.
-    with open("/proc/sys/net/netfilter/nf_conntrack_acct", "w") as f:
-        f.write("1\n")
+    sandbox.enable_accounting()   # byte figures for Top talkers
     tables.mixed(sb)
     dest = tempfile.mkdtemp(prefix="cd-cockpit-", dir=sb.tmp)
     os.chmod(dest, 0o755)

@@ -89,6 +89,43 @@ def _die_with_parent():
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
 
+def enable_accounting():
+    """Per-entry packet and byte counters for every entry made from now on
+    (nf_conntrack_acct is per network namespace: this one only)."""
+    with open("/proc/sys/net/netfilter/nf_conntrack_acct", "w") as f:
+        f.write("1\n")
+
+
+def on_pty(argv, prompt=None, answer=None, timeout=20):
+    """Runs argv on a new terminal; writes answer once prompt shows.
+    Returns (exit status, everything the terminal showed)."""
+    import pty
+    import select
+    import signal
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvp(argv[0], argv)
+    out, sent, deadline = b"", False, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        if prompt and not sent and prompt.encode() in out:
+            os.write(fd, answer.encode())
+            sent = True
+    else:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
 def popen(cmd, **kw):
     return subprocess.Popen(cmd, preexec_fn=_die_with_parent, **kw)
 
@@ -219,7 +256,7 @@ class Sandbox:
     def start_polkitd(self):
         log = open(os.path.join(self.tmp, "polkitd.log"), "a")
         # polkitd switches to its own user by itself.
-        self.polkitd = popen(["/usr/lib/polkit-1/polkitd", "--no-debug"], stdout=log, stderr=log)
+        self.polkitd = popen(["/usr/lib/polkit-1/polkitd"] + ([] if os.environ.get("CD_POLKIT_DEBUG") else ["--no-debug"]), stdout=log, stderr=log)
         self.procs.append(self.polkitd)
         self.wait_name("org.freedesktop.PolicyKit1")
 

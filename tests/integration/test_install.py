@@ -31,6 +31,9 @@ EXPECTED = {
     "usr/lib/NetworkManager/dispatcher.d/pre-down.d/90-connectionsd": "l",
     "etc/connectionsd/uplinks": "f",
     "usr/share/doc/connectionsd/examples/mwan-offline-hook": "x",
+    "usr/bin/connectionsctl": "x",
+    "usr/share/man/man1/connectionsctl.1": "f",
+    "usr/share/bash-completion/completions/connectionsctl": "f",
 }
 COCKPIT = "usr/share/cockpit/connections/"
 for f in ("manifest.json", "index.html", "connections.js", "connections.css", "patternfly/patternfly.min.css",
@@ -71,6 +74,11 @@ def test_files():
     link = os.path.join(DEST, "usr/lib/NetworkManager/dispatcher.d/pre-down.d/90-connectionsd")
     tap.ok(os.path.realpath(link) == os.path.join(DEST, "usr/lib/NetworkManager/dispatcher.d/90-connectionsd"),
            "the pre-down.d link points at the dispatcher script")
+    for script in ("usr/lib/NetworkManager/dispatcher.d/90-connectionsd",
+                   "usr/share/doc/connectionsd/examples/mwan-offline-hook"):
+        text = open(os.path.join(DEST, script)).read()
+        tap.ok("CONNECTIONSCTL:-/usr/bin/connectionsctl}" in text and "@connectionsctl@" not in text,
+               "%s calls the installed connectionsctl" % os.path.basename(script))
     # The installed page must not fetch anything: every url() of the bundled
     # stylesheet resolves to a bundled file, and no page file names a host.
     import re as _re

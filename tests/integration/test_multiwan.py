@@ -16,7 +16,9 @@ import tables  # noqa: E402
 
 sandbox.enter_namespaces()
 tap = sandbox.TAP()
-DISPATCHER = os.path.join(sandbox.SRCDIR, "data", "connectionsd-dispatcher")
+# As meson configured it; it finds connectionsctl through $CONNECTIONSCTL here.
+DISPATCHER = os.path.join(sandbox.BUILDDIR, "data", "connectionsd-dispatcher")
+os.environ["CONNECTIONSCTL"] = os.environ.get("CD_CTL") or os.path.join(sandbox.BUILDDIR, "src", "ctl", "connectionsctl")
 sb = sandbox.Sandbox().start(polkit=False)
 NEW1 = "198.51.100.3"
 

@@ -18,9 +18,7 @@ import sandbox  # noqa: E402
 import tables  # noqa: E402
 
 sandbox.enter_namespaces()
-# Per network namespace: counters for every entry made from here on.
-with open("/proc/sys/net/netfilter/nf_conntrack_acct", "w") as f:
-    f.write("1\n")
+sandbox.enable_accounting()
 tap = sandbox.TAP()
 sb = sandbox.Sandbox().start()
 E = "@a{sv} {}"

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The installed product under a real systemd (container.py): D-Bus
 activation right after install, the unit's sandbox, polkit with real rules,
-the journal's audit records, the address history across a restart, the
-NetworkManager dispatcher script and the mwan hook, and idle exit."""
+the journal's audit records, connectionsctl with polkit's text agent in a
+login session, the address history across a restart, the NetworkManager
+dispatcher script and the mwan hook, and idle exit."""
 import json
 import os
 import re
@@ -93,6 +94,24 @@ def test_polkit():
     tap.ok(r.returncode != 0 and count() == 5, "and cannot delete", r.stderr)
     r = call("DeleteMatching", "a{sv}", 1, "src", "s", "192.0.2.10", user="cdsysallow")
     tap.ok(r.returncode == 0 and r.stdout.strip() == "u 1" and count() == 4, "the allowed user can", r.stderr)
+    # polkit's text agent, as connectionsctl runs it on a terminal of a login
+    # session (su -l: pam_systemd makes one): the password asked for is root's.
+    c.sh("useradd -m -s /bin/sh cdsysagent && echo 'root:cd-system-test' | chpasswd")
+    for password, want_rc, what in (("wrong", 1, "a wrong password: refused"),
+                                    ("cd-system-test", 0, "root's password: the listing")):
+        rc, out = sandbox.on_pty(["nsenter", "-t", str(c.leader), "-a", "su", "-l", "cdsysagent", "-c",
+                                  "script -qfec 'connectionsctl --no-legend list; echo rc=$?' /dev/null"],
+                                 "Password:", password + "\n", timeout=60)
+        tap.ok("AUTHENTICATING FOR org.example.connections.list" in out and ("rc=%d" % want_rc) in out
+               and (want_rc == 1 or "192.0.2." in out),
+               "connectionsctl on a terminal asks for a password through pkttyagent; %s" % what, out[-800:])
+    # The installed client, as the same users.
+    r = c.sh("connectionsctl list --json", user="cdsysallow")
+    tap.ok(r.returncode == 0 and len(r.stdout.splitlines()) == 4 and '"src":"192.0.2.' in r.stdout,
+           "/usr/bin/connectionsctl lists the table for the allowed user", r.stderr)
+    r = c.sh("connectionsctl --no-ask-password list", user="cdsysnobody")
+    tap.ok(r.returncode == 1 and "authorization needed" in r.stderr, "and tells a user without a rule why not",
+           r.stderr)
 
 
 def test_journal():
