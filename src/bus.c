@@ -7,6 +7,8 @@
 #include "bus-delete.h"
 #include "bus-export.h"
 #include "bus-summarize.h"
+#include "argtext.h"
+#include "listings.h"
 #include "config.h"
 #include "errors.h"
 #include "util.h"
@@ -34,7 +36,8 @@ int reply_dump_error(sd_bus_message *m, int error)
 struct list_opts {
 	uint64_t offset, limit;
 	enum sort_key sort;
-	bool reverse;
+	const char *sort_name;
+	bool reverse, fresh;
 };
 
 struct list_call {
@@ -44,16 +47,25 @@ struct list_call {
 	struct list_opts opts;
 	struct page page;
 	struct ct_dump *dump;
+	char *key;        /* of the listing this call reads or makes */
 	bool second_pass;
+	/* Making a listing: every matching record, in dump order, up to room. */
+	bool building;
+	struct ct_record *all;
+	size_t nall, all_alloc, room;
 };
 
 static void list_call_free(struct list_call *c)
 {
 	if (!c)
 		return;
+	if (c->building)
+		listings_end_build(c->base.ctx->listings);
+	free(c->all);
 	ct_dump_free(c->dump);
 	page_free(&c->page);
 	filter_clear(&c->filter);
+	g_free(c->key);
 	call_done(&c->base);
 	free(c);
 }
@@ -61,7 +73,7 @@ static void list_call_free(struct list_call *c)
 static int parse_list_opts(sd_bus_message *m, uint32_t page_size, struct list_opts *o,
 			   sd_bus_error *error)
 {
-	static const char *const names[] = { "offset", "limit", "sort", "reverse" };
+	static const char *const names[] = { "offset", "limit", "sort", "reverse", "fresh" };
 	uint64_t seen = 0;
 	int r;
 
@@ -74,7 +86,7 @@ static int parse_list_opts(sd_bus_message *m, uint32_t page_size, struct list_op
 		uint64_t u;
 		int b;
 
-		if ((r = dict_next(m, names, 4, &seen, "option", &i, &contents, error)) <= 0)
+		if ((r = dict_next(m, names, 5, &seen, "option", &i, &contents, error)) <= 0)
 			return r;
 		switch (i) {
 		case 0: case 1:
@@ -93,13 +105,17 @@ static int parse_list_opts(sd_bus_message *m, uint32_t page_size, struct list_op
 			if ((r = sort_key_from_name(s)) < 0)
 				return INVALID(error, "Option 'sort': unknown sort key '%s'", s);
 			o->sort = (enum sort_key)r;
+			o->sort_name = s;
 			break;
-		case 3:
+		case 3: case 4:
 			if (strcmp(contents, "b") != 0)
-				return INVALID(error, "Option 'reverse' must be of type 'b', got '%s'", contents);
+				return INVALID(error, "Option '%s' must be of type 'b', got '%s'", names[i], contents);
 			if ((r = sd_bus_message_read_basic(m, 'b', &b)) < 0)
 				return r;
-			o->reverse = b;
+			if (i == 3)
+				o->reverse = b;
+			else
+				o->fresh = b;
 			break;
 		}
 		if ((r = dict_entry_end(m)) < 0)
@@ -115,28 +131,62 @@ static size_t record_size_estimate(const struct ct_record *r)
 	return n;
 }
 
-static int list_reply(struct list_call *c)
+/* Answers with total and the records [from, from + n) of recs. */
+static int list_reply_records(sd_bus_message *m, uint64_t total, const struct ct_record *recs,
+			      size_t count, uint64_t from, uint64_t n)
 {
 	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-	uint64_t total = c->page.total;
 	size_t budget = REPLY_BUDGET;
 	int r;
 
-	if ((r = sd_bus_message_new_method_return(c->base.m, &reply)) < 0 ||
+	if ((r = sd_bus_message_new_method_return(m, &reply)) < 0 ||
 	    (r = sd_bus_message_append(reply, "u", (uint32_t)(total > UINT32_MAX ? UINT32_MAX : total))) < 0 ||
 	    (r = sd_bus_message_open_container(reply, 'a', CT_RECORD_SIGNATURE)) < 0)
 		return r;
-	for (size_t i = 0; i < c->page.nout; i++) {
-		size_t need = record_size_estimate(&c->page.out[i]);
+	for (uint64_t i = from; i < count && i - from < n; i++) {
+		size_t need = record_size_estimate(&recs[i]);
 		if (need > budget)
 			break;
 		budget -= need;
-		if ((r = ct_record_append(reply, &c->page.out[i])) < 0)
+		if ((r = ct_record_append(reply, &recs[i])) < 0)
 			return r;
 	}
 	if ((r = sd_bus_message_close_container(reply)) < 0)
 		return r;
 	return sd_bus_send(NULL, reply, NULL);
+}
+
+static int list_reply(struct list_call *c)
+{
+	struct listings *ls = c->base.ctx->listings;
+	sd_bus_message *m = c->base.m;
+	struct listing *l;
+	struct ct_record *recs;
+	size_t n;
+	int r;
+
+	if ((r = list_reply_records(m, c->page.total, c->page.out, c->page.nout, 0, c->page.nout)) < 0 ||
+	    !c->building)
+		return r;
+	/* Then keep the whole listing for the later pages, unless the table
+	 * outgrew the budget meanwhile. It is put in page order when a later
+	 * page first asks: the first page costs no more than it would alone. */
+	if (c->nall != c->page.total)
+		return 0;
+	recs = c->all;
+	n = c->nall;
+	c->all = NULL;
+	l = listings_keep(ls, c->base.ctx->bus, sd_bus_message_get_sender(m), c->key, recs, n);
+	c->key = NULL;   /* taken */
+	if (l) {
+		l->sort = c->opts.sort;
+		l->reverse = c->opts.reverse;
+		l->ordered = c->opts.sort == SORT_NONE && !c->opts.reverse;   /* dump order already */
+	}
+	if (l)
+		log_debug("Keeping a listing of %zu entries for %s (%zu kept, %zu bytes)", n,
+			  sd_bus_message_get_sender(m), listings_count(ls), listings_bytes(ls));
+	return 0;
 }
 
 static int list_on_record(const struct ct_record *r, void *userdata)
@@ -148,6 +198,17 @@ static int list_on_record(const struct ct_record *r, void *userdata)
 	if (c->second_pass) {
 		page_fill(&c->page, r);
 		return 0;
+	}
+	if (c->building && c->nall < c->room) {
+		if (c->nall == c->all_alloc) {
+			size_t a = c->all_alloc ? c->all_alloc * 2 : 1024;
+			struct ct_record *all = reallocarray(c->all, a < c->room ? a : c->room, sizeof(*all));
+			if (!all)
+				return -ENOMEM;
+			c->all = all;
+			c->all_alloc = a < c->room ? a : c->room;
+		}
+		c->all[c->nall++] = *r;
 	}
 	return page_add(&c->page, r);
 }
@@ -185,6 +246,50 @@ out:
 	list_call_free(c);
 }
 
+/* Sets up the page: a later page of a listing still kept is answered from
+ * it (1 returned: done); otherwise, when the whole listing fits the
+ * budget, the dump makes the whole listing (answered, then kept); else just
+ * the page asked for. Returns 0 when c is done (and freed). */
+static int list_start_page(struct list_call *c)
+{
+	struct listings *ls = c->base.ctx->listings;
+	uint32_t count = 0, max = 0;
+	size_t room;
+	int r;
+
+	if (!ls || !c->key) {
+		page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse, PAGE_KEEP_MAX);
+		return 1;
+	}
+	if (c->opts.offset > 0 && !c->opts.fresh) {
+		struct listing *l = listings_find(ls, c->key);
+		if (l && !l->ordered) {
+			if ((r = page_sort_records(l->recs, l->n, l->sort, l->reverse)) < 0) {
+				reply_dump_error(c->base.m, r);
+				list_call_free(c);
+				return 0;
+			}
+			l->ordered = true;
+		}
+		if (l) {
+			if ((r = list_reply_records(c->base.m, l->n, l->recs, l->n, c->opts.offset, c->opts.limit)) < 0)
+				log_warn("Could not send List reply: %s", strerror(-r));
+			list_call_free(c);
+			return 0;
+		}
+	}
+	/* The table's size bounds the listing's: build only what the budget holds. */
+	(void)ct_count(&count, &max);
+	room = listings_begin_build(ls);
+	if (room > 0 && count < room) {
+		c->building = true;
+		c->room = room;
+	} else if (room > 0)
+		listings_end_build(ls);
+	page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse, PAGE_KEEP_MAX);
+	return 1;
+}
+
 /* Runs the call once it is authorized; owns c from here on. */
 static void list_run(struct list_call *c)
 {
@@ -194,8 +299,8 @@ static void list_run(struct list_call *c)
 		list_call_free(c);
 		return;
 	}
-	page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse,
-		  PAGE_KEEP_MAX);
+	if (!list_start_page(c))
+		return;
 	if (c->kf.empty) {
 		/* Keys that contradict each other (an IPv4 and an IPv6 prefix) match nothing. */
 		if ((r = list_reply(c)) < 0)
@@ -236,6 +341,10 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
 	    (r = parse_list_opts(m, ctx->page_size, &c->opts, error)) < 0)
 		goto fail;
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
+	if (ctx->listings) {
+		g_autofree char *text = argtext_join(m);
+		c->key = listing_key(sd_bus_message_get_sender(m), c->opts.sort_name, c->opts.reverse, text);
+	}
 
 	r = auth_check(ctx->auth, m, ACTION_LIST, list_authorized, c, error);
 	if (r < 0)

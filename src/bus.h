@@ -18,6 +18,7 @@ struct context {
 	struct limits *limits;
 	struct events *events;
 	struct export_budget *exports;  /* memory Export's open memfds hold, per user */
+	struct listings *listings;      /* List results kept for their later pages */
 	struct filter_env filter_env;   /* addrwatch, for 'interface' and 'stale' */
 	struct ct_kcaps caps;
 	uint32_t page_size;      /* List's default and maximum limit */

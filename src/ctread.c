@@ -19,6 +19,8 @@
 #define RECV_SIZE 32768
 
 struct ct_dump {
+	struct ct_kfilter kf;   /* what is asked for now */
+	bool then_ipv6;         /* a tuple filter without a family: IPv6 after IPv4 */
 	struct mnl_socket *nl;
 	sd_event_source *io;
 	uint32_t seq, portid;
@@ -113,6 +115,12 @@ static int data_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static int send_request(struct ct_dump *d)
+{
+	struct nlmsghdr *nlh = ct_dump_request(d->buf, &d->kf, ++d->seq);
+	return mnl_socket_sendto(d->nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
+}
+
 static void finish(struct ct_dump *d, int error)
 {
 	d->io = sd_event_source_disable_unref(d->io);
@@ -136,6 +144,16 @@ static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			return 0;
 		}
 		int k = mnl_cb_run(d->buf, (size_t)n, d->seq, d->portid, data_cb, d);
+		if (k == MNL_CB_STOP && d->then_ipv6) {
+			int r;
+			d->then_ipv6 = false;
+			d->kf.family = AF_INET6;
+			if ((r = send_request(d)) < 0) {
+				finish(d, r);
+				return 0;
+			}
+			continue;
+		}
 		if (k == MNL_CB_STOP) {
 			finish(d, 0);
 			return 0;
@@ -152,7 +170,6 @@ int ct_dump_start(sd_event *e, const struct ct_kfilter *kf, ct_dump_record_fn on
 		  ct_dump_done_fn on_done, void *userdata, struct ct_dump **ret)
 {
 	struct ct_dump *d = calloc(1, sizeof(*d));
-	struct nlmsghdr *nlh;
 	int r;
 
 	if (!d)
@@ -168,11 +185,15 @@ int ct_dump_start(sd_event *e, const struct ct_kfilter *kf, ct_dump_record_fn on
 		goto fail;
 	}
 	d->portid = mnl_socket_get_portid(d->nl);
-	nlh = ct_dump_request(d->buf, kf, d->seq);
-	if (mnl_socket_sendto(d->nl, nlh, nlh->nlmsg_len) < 0) {
-		r = -errno;
-		goto fail;
+	/* The kernel's tuple filter holds for one family: ask for each in turn
+	 * rather than for the whole table unfiltered. */
+	d->kf = *kf;
+	if (!kf->family && (kf->orig_flags || kf->reply_flags)) {
+		d->kf.family = AF_INET;
+		d->then_ipv6 = true;
 	}
+	if ((r = send_request(d)) < 0)
+		goto fail;
 	r = sd_event_add_io(e, &d->io, mnl_socket_get_fd(d->nl), EPOLLIN, io_cb, d);
 	if (r < 0)
 		goto fail;

@@ -473,9 +473,10 @@ void filter_to_kernel(const struct ct_filter *f, const struct ct_kcaps *caps, st
 		kf->status_mask = f->status_set | f->status_clear;
 	}
 
-	/* The tuple filter needs a family; ports need the protocol and the kernel
-	 * only compares them for TCP and UDP. */
-	if (!caps->tuple_filter || !kf->family || kf->empty)
+	/* Ports need the protocol, and the kernel only compares them for TCP and
+	 * UDP. The tuple filter needs a family: without one, the dump asks each
+	 * family in turn (ctread.c). */
+	if (!caps->tuple_filter || kf->empty)
 		return;
 	if (FILTER_HAS(f, FK_PROTOCOL)) {
 		kf->proto = f->proto;

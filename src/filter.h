@@ -111,7 +111,7 @@ bool addr_prefix_match(const struct addr_prefix *p, uint8_t family, const uint8_
 
 /* What the kernel can filter on during a dump (see ctread.c for how it is sent). */
 struct ct_kfilter {
-	uint8_t family;                 /* 0 = all */
+	uint8_t family;                 /* 0 = all (with tuple flags: IPv4, then IPv6) */
 	bool mark;   uint32_t mark_val, mark_mask;
 	bool status; uint32_t status_val, status_mask;
 	uint32_t orig_flags, reply_flags; /* CTA_FILTER_F_* */

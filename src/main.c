@@ -21,6 +21,7 @@
 #include "config.h"
 #include "ctread.h"
 #include "exportbudget.h"
+#include "listings.h"
 #include "log.h"
 #include "reslimits.h"
 
@@ -36,6 +37,9 @@
 #define EXPORT_BUDGET_DEFAULT (512ull << 20)
 /* ~100 bytes a group: a Summarize holds ~6.5 MiB at most. */
 #define SUMMARY_GROUPS_DEFAULT 65536
+/* ~176 bytes an entry: a 200,000-entry listing is 34 MiB. */
+#define LISTING_BUDGET_DEFAULT (64ull << 20)
+#define LISTING_IDLE_USEC (30ull * 1000000ull)
 
 /* --- sd-event as a GSource -------------------------------------------------
  * sd-event exposes one epoll fd covering all its sources; GLib polls it and
@@ -108,6 +112,8 @@ static void help(void)
 	       "                         (0: no cap; default %d)\n"
 	       "     --export-budget=BYTES  Memory the open exports of one user may hold\n"
 	       "                         (0: no bound; default %llu MiB)\n"
+	       "     --listing-budget=BYTES  Memory for kept List results, which later pages\n"
+	       "                         read (0: keep none; default %llu MiB)\n"
 	       "     --summary-groups=N  Distinct groups one Summarize counts at most; the\n"
 	       "                         rest are counted together (1..1000000, default %d)\n"
 	       "     --exit-idle=SECONDS Exit after that long without calls, work or\n"
@@ -116,7 +122,7 @@ static void help(void)
 	       "The bus is the system bus, or $DBUS_SYSTEM_BUS_ADDRESS when set.\n",
 	       BUS_NAME, PAGE_SIZE_MAX, PAGE_SIZE_DEFAULT, INTERVAL_DEFAULT, EVENT_BUFFER_DEFAULT,
 	       LIMIT_SUBSCRIBERS, ADDRESS_AGE_DEFAULT, ADDRESS_HISTORY_DEFAULT, EXPORT_BUDGET_DEFAULT >> 20,
-	       SUMMARY_GROUPS_DEFAULT);
+	       LISTING_BUDGET_DEFAULT >> 20, SUMMARY_GROUPS_DEFAULT);
 }
 
 /* A decimal number in [min, max], or -1 after saying what is wrong. */
@@ -136,12 +142,13 @@ static const char *state_dir;
 static unsigned exit_idle_sec;
 static struct addrwatch_config addr_cfg = { ADDRESS_AGE_DEFAULT, ADDRESS_HISTORY_DEFAULT };
 static uint64_t export_budget = EXPORT_BUDGET_DEFAULT;
+static uint64_t listing_budget = LISTING_BUDGET_DEFAULT;
 
 static int parse_argv(int argc, char **argv, struct context *ctx, struct events_config *ecfg)
 {
 	enum { ARG_VERSION = 0x100, ARG_PAGE_SIZE, ARG_LOG_LEVEL, ARG_INTERVAL, ARG_EVENT_BUFFER,
 	       ARG_STATE_DIR, ARG_EXIT_IDLE, ARG_MAX_SUBSCRIBERS, ARG_ADDRESS_AGE, ARG_ADDRESS_MAX,
-	       ARG_EXPORT_BUDGET, ARG_SUMMARY_GROUPS };
+	       ARG_EXPORT_BUDGET, ARG_SUMMARY_GROUPS, ARG_LISTING_BUDGET };
 	static const struct option options[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, ARG_VERSION },
@@ -156,6 +163,7 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 		{ "address-history-max", required_argument, NULL, ARG_ADDRESS_MAX },
 		{ "export-budget", required_argument, NULL, ARG_EXPORT_BUDGET },
 		{ "summary-groups", required_argument, NULL, ARG_SUMMARY_GROUPS },
+		{ "listing-budget", required_argument, NULL, ARG_LISTING_BUDGET },
 		{}
 	};
 	long long v;
@@ -201,6 +209,11 @@ static int parse_argv(int argc, char **argv, struct context *ctx, struct events_
 			if ((v = parse_number("address-history-max", optarg, 0, 1000000)) < 0)
 				return -EINVAL;
 			addr_cfg.max_lost = (unsigned)v;
+			break;
+		case ARG_LISTING_BUDGET:
+			if ((v = parse_number("listing-budget", optarg, 0, 1LL << 40)) < 0)
+				return -EINVAL;
+			listing_budget = (uint64_t)v;
 			break;
 		case ARG_SUMMARY_GROUPS:
 			if ((v = parse_number("summary-groups", optarg, 1, 1000000)) < 0)
@@ -457,6 +470,10 @@ int main(int argc, char **argv)
 		log_err("Cannot follow exports: %s", strerror(-r));
 		goto out;
 	}
+	if (listing_budget && (r = listings_new(ctx.event, listing_budget, LISTING_IDLE_USEC, &ctx.listings)) < 0) {
+		log_err("Cannot set up kept listings: %s", strerror(-r));
+		goto out;
+	}
 	addr_file = state_file();
 	if ((r = addrwatch_new(ctx.event, addr_file, &addr_cfg, &addrwatch)) < 0)
 		log_warn("Cannot follow interface addresses (%s): 'interface' and 'stale' are unavailable",
@@ -488,6 +505,7 @@ int main(int argc, char **argv)
 	r = 0;
 out:
 	events_free(ctx.events);
+	listings_free(ctx.listings);
 	export_budget_free(ctx.exports);
 	addrwatch_free(addrwatch);
 	if (ctx.bus)

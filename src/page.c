@@ -199,6 +199,36 @@ static int qcmp(const void *a, const void *b, void *reverse)
 	return slot_cmp(a, b, *(const bool *)reverse);
 }
 
+/* recs[i] = old recs[slots[i].idx] for every i, in place: the idx of n
+ * slots are a permutation of 0..n-1, walked cycle by cycle. */
+static int reorder(struct ct_record *recs, const struct page_slot *slots, size_t n)
+{
+	uint8_t *done = calloc((n + 7) / 8, 1);
+
+	if (!done)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct ct_record first;
+		size_t j = i;
+
+		if (done[i / 8] & (1u << (i % 8)))
+			continue;
+		first = recs[i];
+		for (;;) {
+			size_t k = slots[j].idx;
+			done[j / 8] |= (uint8_t)(1u << (j % 8));
+			if (k == i) {
+				recs[j] = first;
+				break;
+			}
+			recs[j] = recs[k];
+			j = k;
+		}
+	}
+	free(done);
+	return 0;
+}
+
 int page_finish(struct page *p)
 {
 	size_t start, n;
@@ -218,7 +248,16 @@ int page_finish(struct page *p)
 		p->out_alloc = n;
 	}
 	p->nout = n;
-	if (p->keep) {
+	if (p->keep && start == 0 && n == p->nheap && n > 0) {
+		/* The whole selection (a listing to keep): put the pool in order
+		 * where it is rather than copy it. */
+		free(p->out);
+		p->out = p->pool;
+		p->out_alloc = p->alloc;
+		p->pool = NULL;
+		if (reorder(p->out, p->heap, n) < 0)
+			return -ENOMEM;
+	} else if (p->keep) {
 		for (size_t i = 0; i < n; i++)
 			p->out[i] = p->pool[p->heap[start + i].idx];
 	} else if (n) {
@@ -238,6 +277,28 @@ int page_finish(struct page *p)
 	p->pool = NULL;
 	p->nheap = 0;
 	return 0;
+}
+
+int page_sort_records(struct ct_record *recs, size_t n, enum sort_key sort, bool reverse)
+{
+	struct page p = { .sort = sort, .reverse = reverse };
+	struct page_slot *slots;
+	int r;
+
+	if (n < 2)
+		return 0;
+	if (!(slots = calloc(n, sizeof(*slots))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		p.total = i;   /* SORT_NONE's key: the dump position */
+		make_key(&p, &recs[i], slots[i].k);
+		slots[i].seq = i;
+		slots[i].idx = (uint32_t)i;
+	}
+	qsort_r(slots, n, sizeof(*slots), qcmp, &p.reverse);
+	r = reorder(recs, slots, n);
+	free(slots);
+	return r;
 }
 
 bool page_needs_second_pass(const struct page *p)

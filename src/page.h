@@ -55,6 +55,9 @@ int page_add(struct page *p, const struct ct_record *r);
 int page_finish(struct page *p);
 bool page_needs_second_pass(const struct page *p);
 void page_fill(struct page *p, const struct ct_record *r);
+/* Puts n records (in dump order) into the order of sort and reverse, the
+ * same as pages give them; -ENOMEM if it cannot. */
+int page_sort_records(struct ct_record *recs, size_t n, enum sort_key sort, bool reverse);
 /* After the second pass: drops entries that vanished between the passes. */
 void page_compact(struct page *p);
 void page_free(struct page *p);

@@ -10,6 +10,7 @@ const $ = id => document.getElementById(id);
 const state = {
     sort: null, reverse: false, offset: 0, limit: 50, total: 0, filter: {}, live: false, busy: false,
     talkersBy: "src",
+    fresh: true,  // false only for Next and Previous: they read the listing the service keeps
     pinned: {},   // filter key -> { value: variant, label }: chosen in Top talkers
 };
 /* Counters of the rows last shown, for the rates in live mode: key -> { out, in, at }. */
@@ -323,7 +324,9 @@ function load() {
     pendingRefresh = false;
     const seq = asked;
     let again = false;
-    const opts = { offset: cockpit.variant("u", state.offset), limit: cockpit.variant("u", state.limit) };
+    const opts = { offset: cockpit.variant("u", state.offset), limit: cockpit.variant("u", state.limit),
+                   fresh: cockpit.variant("b", state.fresh) };
+    state.fresh = true;
     if (state.sort) {
         opts.sort = cockpit.variant("s", state.sort);
         opts.reverse = cockpit.variant("b", state.reverse);
@@ -482,8 +485,14 @@ document.addEventListener("DOMContentLoaded", () => {
     $("live").addEventListener("change", e => setLive(e.target.checked));
     $("delete-matching").addEventListener("click", deleteMatching);
     $("flush").addEventListener("click", flush);
-    $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - state.limit); refresh() });
-    $("next").addEventListener("click", () => { state.offset += state.limit; refresh() });
+    // Paging stays within one listing (the service keeps it): no new dump,
+    // each connection once. Everything else lists anew.
+    $("prev").addEventListener("click", () => {
+        state.offset = Math.max(0, state.offset - state.limit);
+        state.fresh = false;
+        refresh();
+    });
+    $("next").addEventListener("click", () => { state.offset += state.limit; state.fresh = false; refresh() });
     $("page-size").addEventListener("change", e => { state.limit = Number(e.target.value); state.offset = 0; refresh() });
     for (const b of document.querySelectorAll(".cd-sort"))
         b.addEventListener("click", () => {

@@ -161,6 +161,9 @@ try:
     pair("3. List, exact tuple (tcp dport 8443)",
          [CDCLIENT, "list", "family=s:ipv4", "protocol=s:tcp", "dport=q:8443"],
          "conntrack -L -p tcp --dport 8443 >/dev/null 2>&1", 0.15)
+    pair("3. List, protocol and port, no family (tcp dport 8443)",
+         [CDCLIENT, "list", "protocol=s:tcp", "dport=q:8443"],
+         "conntrack -L -p tcp --dport 8443 >/dev/null 2>&1", 0.2)
     pair("4. List, CIDR (src 10.96.0.0/16)", [CDCLIENT, "list", "src=s:10.96.0.0/16"],
          "conntrack -L -s 10.96.0.0/16 >/dev/null 2>&1", 1.0)
     pair("5. first 100 sorted by bytes vs full conntrack -L",

@@ -267,11 +267,13 @@ static void test_kernel_part(void)
 	filter_to_kernel(&f, &all, &kf);
 	g_assert_cmpuint(kf.orig_flags, ==, CTA_FILTER_F_PROTO_NUM);
 
-	/* Without a family the kernel cannot take a tuple. */
+	/* Without a family the tuple still goes to the kernel: the dump asks
+	 * for IPv4, then IPv6, each filtered. */
 	PARSE_OK(&f, 2, "protocol", "s", "tcp", "dport", "q", 80);
 	filter_to_kernel(&f, &all, &kf);
 	g_assert_cmpuint(kf.family, ==, 0);
-	g_assert_cmpuint(kf.orig_flags, ==, 0);
+	g_assert_cmpuint(kf.orig_flags, ==, CTA_FILTER_F_PROTO_NUM | CTA_FILTER_F_DST_PORT);
+	g_assert_cmpuint(kf.orig.dport, ==, 80);
 
 	PARSE_OK(&f, 2, "mark", "u", 0x1234, "mark-mask", "u", 0xff);
 	filter_to_kernel(&f, &all, &kf);

@@ -125,6 +125,25 @@ static void check(enum sort_key key, bool reverse, uint64_t offset, uint64_t lim
 	page_free(&p);
 }
 
+/* A kept listing is put in order in one go: the same order as pages. */
+static void check_sort_records(enum sort_key key, bool reverse)
+{
+	static struct ct_record copy[N];
+	int order[N];
+
+	for (int i = 0; i < N; i++)
+		order[i] = i;
+	ref_key = key;
+	ref_reverse = reverse;
+	qsort(order, N, sizeof(int), ref_cmp);
+	memcpy(copy, recs, sizeof(copy));
+	g_assert_cmpint(page_sort_records(copy, N, key, reverse), ==, 0);
+	for (int i = 0; i < N; i++)
+		if (memcmp(&copy[i], &recs[order[i]], sizeof(copy[i])) != 0)
+			g_error("sort %d reverse %d: position %d has id %u, want %u", key, reverse, i, copy[i].id,
+				recs[order[i]].id);
+}
+
 static void test_pages(void)
 {
 	static const uint64_t offsets[] = { 0, 1, 17, 299, 590, 600, 1000 };
@@ -132,6 +151,9 @@ static void test_pages(void)
 	GRand *rnd = g_rand_new_with_seed(42);
 
 	make_records(rnd);
+	for (int key = SORT_NONE; key <= SORT_START; key++)
+		for (int rev = 0; rev < 2; rev++)
+			check_sort_records(key, rev);
 	for (int key = SORT_NONE; key <= SORT_START; key++)
 		for (int rev = 0; rev < 2; rev++)
 			for (size_t o = 0; o < G_N_ELEMENTS(offsets); o++)
