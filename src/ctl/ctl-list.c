@@ -84,13 +84,18 @@ void ctl_connections_row(struct ctl_table *t, const struct ct_record *r, uint64_
 
 	endpoint(r, CT_ORIG, true, src, sizeof(src));
 	endpoint(r, CT_ORIG, false, dst, sizeof(dst));
-	if (r->status & IPS_SRC_NAT) {
-		char a[INET6_ADDRSTRLEN];
-		snprintf(nat, sizeof(nat), "as %s", ct_addr_str(r->family, r->t[CT_REPLY].dst, a));
-	} else if (r->status & IPS_DST_NAT) {
-		char to[64];
-		endpoint(r, CT_REPLY, true, to, sizeof(to));
-		snprintf(nat, sizeof(nat), "to %s", to);
+	/* Where a DNAT sent it, and what a SNAT made of its source (both, for a
+	 * port forward that leaves through a masquerading uplink). */
+	if (r->status & (IPS_SRC_NAT | IPS_DST_NAT)) {
+		char a[INET6_ADDRSTRLEN], to[64];
+		size_t len = 0;
+		if (r->status & IPS_DST_NAT) {
+			endpoint(r, CT_REPLY, true, to, sizeof(to));
+			len = (size_t)snprintf(nat, sizeof(nat), "to %s", to);
+		}
+		if (r->status & IPS_SRC_NAT)
+			snprintf(nat + len, sizeof(nat) - len, "%sas %s", len ? ", " : "",
+				 ct_addr_str(r->family, r->t[CT_REPLY].dst, a));
 	}
 	ctl_format_bytes(r->bytes[CT_ORIG], b1);
 	ctl_format_bytes(r->bytes[CT_REPLY], b2);

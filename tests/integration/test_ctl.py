@@ -101,6 +101,9 @@ def test_table():
            "columns are aligned (every row's destination starts under its header)", "\n".join(lines[:6]))
     tap.ok(any("as " + tables.WAN1 in l for l in lines) and any("UNREPLIED" in l for l in lines),
            "the NAT column names the translated address, the flags UNREPLIED", cols)
+    fwd = [l for l in lines if "10.0.0.1:8080" in l]
+    tap.ok(len(fwd) == 1 and "to %s:80, as %s" % (tables.ISP2, tables.WAN2) in fwd[0],
+           "a port forward leaving through a SNATed uplink shows both translations", fwd)
     tap.ok("MARK" in lines[0] and "ZONE" in lines[0], "mark and zone columns appear as the table has both")
     r = ctl("list", env={"COLUMNS": "72"})
     narrow = r.stdout.splitlines()
