@@ -96,8 +96,10 @@ def enable_accounting():
         f.write("1\n")
 
 
-def on_pty(argv, prompt=None, answer=None, timeout=20):
+def on_pty(argv, prompt=None, answer=None, timeout=20, resend_after=None):
     """Runs argv on a new terminal; writes answer once prompt shows.
+    resend_after: write it again after that many seconds without output
+    (a password prompt that turns echo off may flush what came before).
     Returns (exit status, everything the terminal showed)."""
     import pty
     import select
@@ -105,7 +107,8 @@ def on_pty(argv, prompt=None, answer=None, timeout=20):
     pid, fd = pty.fork()
     if pid == 0:
         os.execvp(argv[0], argv)
-    out, sent, deadline = b"", False, time.monotonic() + timeout
+    out, sent, resent, deadline = b"", None, 0, time.monotonic() + timeout
+    last_output = time.monotonic()
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
@@ -116,9 +119,15 @@ def on_pty(argv, prompt=None, answer=None, timeout=20):
             if not chunk:
                 break
             out += chunk
-        if prompt and not sent and prompt.encode() in out:
+            last_output = time.monotonic()
+        if prompt and sent is None and prompt.encode() in out:
             os.write(fd, answer.encode())
             sent = True
+        elif (sent is not None and resend_after and resent < 5
+              and time.monotonic() - last_output > resend_after):
+            os.write(fd, answer.encode())
+            resent += 1
+            last_output = time.monotonic()
     else:
         os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)

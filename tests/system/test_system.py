@@ -101,7 +101,7 @@ def test_polkit():
                                     ("cd-system-test", 0, "root's password: the listing")):
         rc, out = sandbox.on_pty(["nsenter", "-t", str(c.leader), "-a", "su", "-l", "cdsysagent", "-c",
                                   "script -qfec 'connectionsctl --no-legend list; echo rc=$?' /dev/null"],
-                                 "Password:", password + "\n", timeout=60)
+                                 "Password:", password + "\n", timeout=60, resend_after=3)
         tap.ok("AUTHENTICATING FOR org.example.connections.list" in out and ("rc=%d" % want_rc) in out
                and (want_rc == 1 or "192.0.2." in out),
                "connectionsctl on a terminal asks for a password through pkttyagent; %s" % what, out[-800:])
