@@ -279,8 +279,9 @@ static int list_start_page(struct list_call *c)
 		}
 	}
 	/* The table's size bounds the listing's: build only what the budget holds. */
-	(void)ct_count(&count, &max);
 	room = listings_begin_build(ls);
+	if (room > 0)
+		(void)ct_count(&count, &max);
 	if (room > 0 && count < room) {
 		c->building = true;
 		c->room = room;

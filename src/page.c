@@ -248,16 +248,7 @@ int page_finish(struct page *p)
 		p->out_alloc = n;
 	}
 	p->nout = n;
-	if (p->keep && start == 0 && n == p->nheap && n > 0) {
-		/* The whole selection (a listing to keep): put the pool in order
-		 * where it is rather than copy it. */
-		free(p->out);
-		p->out = p->pool;
-		p->out_alloc = p->alloc;
-		p->pool = NULL;
-		if (reorder(p->out, p->heap, n) < 0)
-			return -ENOMEM;
-	} else if (p->keep) {
+	if (p->keep) {
 		for (size_t i = 0; i < n; i++)
 			p->out[i] = p->pool[p->heap[start + i].idx];
 	} else if (n) {
