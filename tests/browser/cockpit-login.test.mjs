@@ -40,10 +40,26 @@ try {
     ok(shell, `${process.env.LOGIN} logs in through Cockpit's login page`);
 
     await page.goto(process.env.URL + "/connections");
-    let frame = frameOf(page);
+    const frame = frameOf(page);
     await settled(frame).catch(() => {});
     const alerts = await frame.locator("#alerts").textContent({ timeout: 30000 }).catch(() => "");
     ok(/administrative access/i.test(alerts), "with limited access the page says that administrative access is needed", alerts);
+    const counts = await frame.locator("#counts").textContent().catch(() => "");
+    ok(counts && !counts.includes("Loading"), `and its header says so too, not "Loading…" (${counts})`);
+    const limitedFlush = await frame.locator("#flush").isDisabled().catch(() => false);
+    const why = await frame.locator("#flush-why").getAttribute("title").catch(() => "");
+    ok(limitedFlush && /administrative access/.test(why || ""), "Delete all connections is disabled, its tooltip says why", why);
+    await page.screenshot({ path: process.env.SCREENSHOT.replace(/\.png$/, "-limited.png") }).catch(() => {});
+    /* The page follows administrative access by itself: no reload in between. */
+    const access = () => frame.locator("body").getAttribute("data-access").catch(() => null);
+    const waitAccess = async want => {
+        for (const deadline = Date.now() + 60000; Date.now() < deadline; await page.waitForTimeout(200))
+            if (await access() === want)
+                break;
+        await settled(frame).catch(() => {});
+        return access();
+    };
+    await frame.locator("body").evaluate(b => { b.dataset.marker = "same document" });
 
     await page.click("#super-user-indicator button");
     await page.fill("input[type=password]", process.env.PASSWORD);
@@ -52,13 +68,13 @@ try {
             .then(() => true, () => false);
     ok(admin, "the user turns administrative access on (sudo)");
 
-    await page.goto(process.env.URL + "/connections");
-    frame = frameOf(page);
-    await settled(frame).catch(() => {});
+    const nowAccess = await waitAccess("change");
     const want = conntrackIds();
     const got = await shownIds(frame);
-    ok(want.length > 0 && JSON.stringify(got) === JSON.stringify(want),
-       `with administrative access the page lists exactly conntrack -L's ${want.length} test entries`, `got ${got}\nwant ${want}`);
+    ok(nowAccess === "change" && await frame.locator("body").getAttribute("data-marker") === "same document" &&
+       want.length > 0 && JSON.stringify(got) === JSON.stringify(want),
+       `without a reload the page then lists exactly conntrack -L's ${want.length} test entries`, `${nowAccess}\ngot ${got}\nwant ${want}`);
+    ok(!(await frame.locator("#flush").isDisabled()), "and Delete all connections is enabled");
 
     const target = want[0];
     const asked = Number(await frame.locator("body").getAttribute("data-asked"));
@@ -75,6 +91,36 @@ try {
         await page.waitForTimeout(200);
     ok(left.length === 0, "Delete all connections empties the table", left.join(" "));
     await page.screenshot({ path: process.env.SCREENSHOT, fullPage: true }).catch(() => {});
+
+    // Administrative access off again: the page goes back to what limited access allows.
+    await page.click("#super-user-indicator button");
+    await page.click("button:has-text('Limit access')");
+    const limited = await page.waitForSelector("#super-user-indicator :text('Limited access')", { timeout: 60000 })
+            .then(() => true, () => false);
+    const backAccess = await waitAccess("denied");
+    ok(limited && backAccess === "denied" && await frame.locator("#flush").isDisabled() &&
+       await frame.locator("body").getAttribute("data-marker") === "same document",
+       "turning administrative access off disables the changes again, without a reload", backAccess);
+
+    // The shell's style switch (Session menu): the open page follows it.
+    const isDark = () => frame.locator("html").evaluate(h => h.classList.contains("pf-v6-theme-dark") &&
+        /rgb\((\d+)/.exec(getComputedStyle(document.body).backgroundColor)[1] < 80).catch(() => null);
+    const waitDark = async want => {
+        for (const deadline = Date.now() + 10000; Date.now() < deadline; await page.waitForTimeout(100))
+            if (await isDark() === want)
+                return true;
+        return false;
+    };
+    await page.click("#toggle-menu");
+    await page.click("button#dark");
+    const wentDark = await waitDark(true);
+    await page.keyboard.press("Escape");
+    await page.screenshot({ path: process.env.SCREENSHOT.replace(/\.png$/, "-dark.png") }).catch(() => {});
+    await page.click("#toggle-menu");
+    await page.click("button#light");
+    const wentLight = await waitDark(false);
+    await page.keyboard.press("Escape");
+    ok(wentDark && wentLight, "choosing Dark, then Light, in Cockpit's Session menu turns the open page dark, then light");
 } catch (e) {
     ok(false, "the login script ran to the end", e.stack);
 } finally {

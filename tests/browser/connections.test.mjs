@@ -26,8 +26,8 @@ function table(all, args) {
             const m = t.match(/^(\w+)=(.*)$/);
             if (!m) continue;
             const dir = (m[1] in orig) ? reply : orig;
-            if (["src", "dst", "sport", "dport"].includes(m[1])) dir[m[1]] = m[2];
-            else if (m[1] === "bytes") bytes += Number(m[2]);   // both directions
+            if (["src", "dst", "sport", "dport", "packets"].includes(m[1])) dir[m[1]] = m[2];
+            else if (m[1] === "bytes") { dir.bytes = m[2]; bytes += Number(m[2]) }   // total: both directions
             else kv[m[1]] = m[2];
         }
         return { id: kv.id, proto: f[2], timeout: Number(f[4]), orig, reply, bytes, unreplied: l.includes("[UNREPLIED]"), line: l };
@@ -84,6 +84,20 @@ function groupBy(entries, keyOf) {
     return g;
 }
 const natAddress = e => e.reply.dst !== e.orig.src ? e.reply.dst : e.reply.src !== e.orig.dst ? e.reply.src : "";
+/* An endpoint as the table shows it ("[v6]:port", "v6", "v4:port", "v4"), its
+ * address alone; and a key that orders addresses as the service does. */
+function bareAddress(s) {
+    if (s.startsWith("[")) return s.slice(1, s.indexOf("]"));
+    return s.split(":").length > 2 ? s : s.split(":")[0];
+}
+function addrKey(a) {
+    if (!a.includes(":"))   // IPv4 as the IPv4-mapped IPv6 address
+        return "0".repeat(20) + "ffff" + a.split(".").map(x => Number(x).toString(16).padStart(2, "0")).join("");
+    const [head, tail] = a.split("::");
+    const h = head ? head.split(":") : [], t = tail ? tail.split(":") : [];
+    const groups = a.includes("::") ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
+    return groups.map(g => g.padStart(4, "0")).join("");
+}
 const shownIds = page => page.$$eval("#rows tr[data-id]", (trs, skip) =>
     trs.filter(t => !t.dataset.ports.split(",").some(p => skip.includes(p))).map(t => t.dataset.id).sort(), BROWSER_PORTS);
 const allRows = page => page.$$eval("#rows tr[data-id]", trs => trs.map(t => t.dataset.id).sort());
@@ -99,6 +113,12 @@ try {
        await page.textContent("#counts"));
     const styled = await page.evaluate(() => getComputedStyle(document.querySelector(".pf-v6-c-button")).borderRadius);
     ok(styled && styled !== "0px", "PatternFly's bundled styles apply");
+    ok(await page.evaluate(() => document.body.dataset.access) === "change" && !(await page.isDisabled("#flush")) &&
+       await page.getAttribute("#flush-why", "title") === null,
+       "root's session may change the table: Delete all connections is enabled, without a warning");
+    ok(await page.isDisabled("#delete-matching") &&
+       /filter the table first/i.test(await page.getAttribute("#delete-matching-why", "title") || ""),
+       "Delete matching is disabled without a filter, and its tooltip says why");
 
     // Top talkers: the bars against conntrack -L counted by hand. Groups the
     // browser's own connections to cockpit-ws fall in are left out.
@@ -123,7 +143,8 @@ try {
     const lan = ids(conntrack().filter(e => e.orig.src === "10.0.0.2"));
     ok(lan.length > 0 && JSON.stringify(await shownIds(page)) === JSON.stringify(lan),
        `clicking the bar of source 10.0.0.2 filters the table to its ${lan.length} connections`);
-    ok((await page.textContent("#pinned")).includes("10.0.0.2"), "and shows that filter, removable");
+    ok((await page.textContent("#pinned")).includes("10.0.0.2") && new URL(page.url()).hash === "#/?src=10.0.0.2",
+       "and shows that filter, removable, and in the URL", page.url());
     const lanBars = await bars(page);
     ok(Object.keys(lanBars).length === 1 && lanBars["10.0.0.2"][0] === lan.length, "the bars follow the table's filter");
     await settle(page, () => page.click('.cd-pin[data-key="src"]'));
@@ -160,7 +181,84 @@ try {
     await settle(page, () => page.selectOption("#f-state", "ESTABLISHED"));
     const est = ids(conntrack("-p", "tcp", "--state", "ESTABLISHED"));
     ok(JSON.stringify(await shownIds(page)) === JSON.stringify(est), `protocol tcp + state ESTABLISHED: ${est.length}, as conntrack -L -p tcp --state ESTABLISHED`);
+    ok(new URL(page.url()).hash === "#/?protocol=tcp&state=ESTABLISHED", "the URL holds the filters, named as the service's keys",
+       page.url());
     await settle(page, () => page.click("#clear"));
+
+    // The URL holds the view: a link opens it, Back and Forward move between views.
+    const deep = await open(process.env.URL + "#/?protocol=udp&sort=dst&reverse=true");
+    const udp = ids(conntrack().filter(e => e.proto === "udp"));
+    const dsts = await deep.$$eval("#rows tr[data-id] td:nth-child(4)", tds => tds.map(t => t.textContent.split(" → ")[1]));
+    const dstKeys = dsts.map(d => addrKey(bareAddress(d)));
+    ok(await deep.inputValue("#f-protocol") === "udp" && JSON.stringify(await shownIds(deep)) === JSON.stringify(udp) &&
+       await deep.getAttribute("button[data-sort=dst]", "aria-sort") === "descending" &&
+       JSON.stringify(dstKeys) === JSON.stringify([...dstKeys].sort().reverse()),
+       `a link to #/?protocol=udp&sort=dst&reverse=true shows the ${udp.length} UDP connections, by destination, descending`,
+       dsts.join(" "));
+    await settle(deep, () => deep.selectOption("#f-protocol", "tcp"));
+    const tcp = ids(conntrack().filter(e => e.proto === "tcp"));
+    ok(new URL(deep.url()).hash === "#/?protocol=tcp&sort=dst&reverse=true" &&
+       JSON.stringify(await shownIds(deep)) === JSON.stringify(tcp), "choosing TCP changes the URL and keeps the sort", deep.url());
+    await settle(deep, () => deep.goBack());
+    ok(await deep.inputValue("#f-protocol") === "udp" && JSON.stringify(await shownIds(deep)) === JSON.stringify(udp),
+       "Back shows the UDP view again, form and table");
+    await settle(deep, () => deep.goForward());
+    ok(await deep.inputValue("#f-protocol") === "tcp" && JSON.stringify(await shownIds(deep)) === JSON.stringify(tcp),
+       "Forward returns to TCP");
+    await settle(deep, () => deep.goto(process.env.URL + "#/?port=http"));
+    ok(/Port must be a number/.test(await deep.textContent("#alerts")) && (await allRows(deep)).length === 0 &&
+       await deep.textContent("#counts") !== "Loading…",
+       "a link with a port that is no number says so and lists nothing", await deep.textContent("#alerts"));
+    await deep.close();
+
+    // Details of a connection: every field, against conntrack -L; Delete from there.
+    const sipEntry = conntrack().find(e => e.orig.src === "10.0.0.2" && e.orig.dport === "5060" && e.orig.bytes);
+    await page.click(`tr[data-id="${sipEntry.id}"] td:nth-child(2)`);
+    await page.waitForSelector("#details:not([hidden])", { timeout: 10000 }).catch(() => {});
+    const field = k => page.textContent(`#details [data-field="${k}"]`);
+    const ep = (a, p) => a.includes(":") ? `[${a}]:${p}` : `${a}:${p}`;
+    const wantFields = {
+        original: `${ep(sipEntry.orig.src, sipEntry.orig.sport)} → ${ep(sipEntry.orig.dst, sipEntry.orig.dport)}`,
+        reply: `${ep(sipEntry.reply.src, sipEntry.reply.sport)} → ${ep(sipEntry.reply.dst, sipEntry.reply.dport)}`,
+        nat: `as ${sipEntry.reply.dst}`,
+        sent: `${sipEntry.orig.bytes} B in ${sipEntry.orig.packets} packet${sipEntry.orig.packets === "1" ? "" : "s"}`,
+        received: `${sipEntry.reply.bytes} B in ${sipEntry.reply.packets} packet${sipEntry.reply.packets === "1" ? "" : "s"}`,
+        protocol: "udp (IPv4)", zone: "0", id: String(sipEntry.id),
+    };
+    const shownFields = {};
+    for (const k of Object.keys(wantFields))
+        shownFields[k] = await field(k).catch(() => null);
+    ok(await page.isVisible("#details") && JSON.stringify(shownFields) === JSON.stringify(wantFields),
+       "clicking a row opens its details: both tuples, NAT and counters both ways as conntrack -L has them",
+       JSON.stringify(shownFields) + "\n" + JSON.stringify(wantFields));
+    const timeoutText = await field("timeout").catch(() => "");
+    ok(/^\d+ (sec|min|hr|day)/.test(timeoutText) && await field("mark") === "0x0" && await field("helper") === "None" &&
+       await field("labels") === "None", `and its timeout (${timeoutText}), mark, helper and labels`);
+    await page.keyboard.press("Escape");
+    ok(await page.isHidden("#details"), "Escape closes the details");
+    // The start time, where the kernel records it (a sysctl of this namespace).
+    sh("sysctl", ["-qw", "net.netfilter.nf_conntrack_timestamp=1"]);
+    sh("conntrack", ["-I", "-p", "udp", "-s", "192.0.2.66", "-d", "192.0.2.67", "--sport", "6", "--dport", "7", "-t", "600", "--mark", "42"]);
+    sh("sysctl", ["-qw", "net.netfilter.nf_conntrack_timestamp=0"]);
+    await settle(page, () => page.click("#refresh"));
+    const stamped = conntrack().find(e => e.orig.src === "192.0.2.66");
+    await page.click(`tr[data-id="${stamped.id}"] td:nth-child(1)`);
+    const started = await field("start").catch(() => "");
+    const year = String(new Date().getFullYear());
+    ok(started.includes(year) && /\d+ sec\)$/.test(started) && await field("mark") === "0x2a",
+       `a connection with a start time shows it as a date, and its age (${started})`);
+    await page.screenshot({ path: `${process.env.LOGDIR}/cockpit-details.png` });
+    await page.keyboard.press("Escape");
+    sh("conntrack", ["-D", "-s", "192.0.2.66"]);
+    await settle(page, () => page.click("#refresh"));
+    await page.focus(`tr[data-id="${sipEntry.id}"] .cd-open`);
+    await page.keyboard.press("Enter");
+    ok(await page.isVisible("#details") && await page.getAttribute("#details", "data-id") === String(sipEntry.id),
+       "the keyboard opens them too (Enter on the connection)");
+    const beforeDetails = conntrack();
+    await settle(page, () => page.click("#details-delete"));
+    ok(await page.isHidden("#details") && goneExactly(beforeDetails, conntrack(), [sipEntry.id]),
+       "Delete in the details removes that connection and nothing else");
 
     // Paging and sorting, done by the service.
     sh(process.env.CTFILL, ["80", "--src", "10.77.0.0"]);
@@ -171,18 +269,19 @@ try {
     await settle(page, () => page.click("#next"));
     const p2 = await allRows(page);
     ok(p2.length === Math.min(50, total - 50) && !p2.some(i => p1.includes(i)), "the next page holds the next 50, none twice");
-    ok((await page.textContent("#page-info")).startsWith("51–"), "the pager says where we are");
+    ok((await page.textContent("#page-info")).startsWith("51–") && new URL(page.url()).hash === "#/?offset=50",
+       "the pager says where we are, and so does the URL", page.url());
+    await settle(page, () => page.goBack());
+    ok((await page.textContent("#page-info")).startsWith("1–") && JSON.stringify(await allRows(page)) === JSON.stringify(p1),
+       "Back returns to the first page");
+    await settle(page, () => page.goForward());
+    ok(JSON.stringify(await allRows(page)) === JSON.stringify(p2), "Forward to the same second page (the kept listing)");
     await settle(page, () => page.click("#prev"));
     await settle(page, () => page.click("button[data-sort=src]"));
-    // "[v6]:port", "v6" (no port) or "v4:port" / "v4"
-    const srcs = await page.$$eval("#rows tr[data-id] td:nth-child(4)", tds => tds.map(t => {
-        const s = t.textContent.split(" → ")[0];
-        if (s.startsWith("[")) return s.slice(1, s.indexOf("]"));
-        return s.split(":").length > 2 ? s : s.split(":")[0];
-    }));
-    const key = a => a.includes(":") ? a : "::ffff:" + a.split(".").map(x => x.padStart(3, "0")).join(".");
-    const sorted = [...srcs].sort((a, b) => key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
-    ok(srcs.length === 50 && JSON.stringify(srcs.map(key)) === JSON.stringify(sorted.map(key)),
+    const srcs = await page.$$eval("#rows tr[data-id] td:nth-child(4)", tds => tds.map(t => t.textContent.split(" → ")[0]))
+            .then(l => l.map(bareAddress));
+    const sorted = [...srcs].sort((a, b) => addrKey(a) < addrKey(b) ? -1 : addrKey(a) > addrKey(b) ? 1 : 0);
+    ok(srcs.length === 50 && JSON.stringify(srcs.map(addrKey)) === JSON.stringify(sorted.map(addrKey)),
        "sorting by source orders the page by address", srcs.join(" "));
     ok(await page.getAttribute("button[data-sort=src]", "aria-sort") === "ascending", "the sorted column says so");
     await settle(page, () => page.click("button[data-sort=src]"));
@@ -209,7 +308,7 @@ try {
     // Rates: a flow that moves shows its bytes per second, from one refresh to the next.
     const pinger = spawn("ping", ["-q", "-i", "0.2", "-s", "1000", "127.0.0.5"], { stdio: "ignore" });
     const rated = await page.waitForFunction(() => [...document.querySelectorAll("#rows tr")].some(tr =>
-        tr.textContent.includes("127.0.0.5") && /[1-9][\d.]* (B|KiB)\/s/.test(tr.querySelector("td.cd-rate")?.textContent || "")),
+        tr.textContent.includes("127.0.0.5") && /[1-9][\d.,]* (B|KiB)\/s/.test(tr.querySelector("td.cd-rate")?.textContent || "")),
         null, { timeout: 30000 }).then(() => true, () => false);
     pinger.kill();
     ok(rated, "live mode shows the rate of a moving flow (ping of 1 KiB every 0.2 s)");
@@ -254,16 +353,24 @@ try {
     await page.setViewportSize({ width: 420, height: 800 });
     const overflow = await page.evaluate(() => document.querySelector(".cd-toolbar").scrollWidth <= window.innerWidth);
     ok(overflow, "the toolbar fits a 420-pixel-wide window");
+    await page.screenshot({ path: `${process.env.LOGDIR}/cockpit-narrow.png`, fullPage: true });
 
     // A user polkit denies.
     sh("conntrack", ["-I", "-p", "udp", "-s", "192.0.2.77", "-d", "192.0.2.78", "--sport", "1", "--dport", "2", "-t", "600"]);
     const denied = await open(process.env.URL_DENIED);
     ok((await denied.textContent("#alerts")).includes("not allowed"), "an unauthorized user sees a clear error");
-    await denied.click("#flush");
-    await settle(denied, () => denied.click("#confirm-yes"));
+    const deniedCounts = await denied.textContent("#counts");
+    ok(!deniedCounts.includes("Loading") && /administrative access/.test(deniedCounts) &&
+       await denied.evaluate(() => document.body.dataset.access) === "denied",
+       `and the header says why nothing is shown, instead of "Loading…" (${deniedCounts})`);
+    ok(await denied.isDisabled("#flush") && /administrative access/.test(await denied.getAttribute("#flush-why", "title") || "") &&
+       await denied.isDisabled("#live"),
+       "Delete all connections and Live updates are disabled, and the tooltip says what would allow them",
+       await denied.getAttribute("#flush-why", "title"));
+    await denied.click("#flush", { force: true });
     const after = conntrack();
-    ok(after.length === 1 && after[0].orig.src === "192.0.2.77", "and their Delete all connections deletes nothing",
-       after.map(e => e.line).join("\n"));
+    ok(after.length === 1 && after[0].orig.src === "192.0.2.77" && await denied.isHidden("#confirm"),
+       "and clicking it anyway does nothing", after.map(e => e.line).join("\n"));
 
     const own = consoleErrors.filter(e => !/cockpit|websocket|favicon|superuser/i.test(e));
     ok(own.length === 0, "no console errors of the page's own", own.join("\n"));
@@ -279,6 +386,62 @@ try {
        JSON.stringify(big10));
     await talkers.screenshot({ path: process.env.SCREENSHOT_TALKERS, fullPage: true });
     await talkers.close();
+
+    // In Italian: the browser asks for it, the bridge serves the page's po.it.js as po.js.
+    const itContext = await browser.newContext({ locale: "it-IT", viewport: { width: 1400, height: 900 } });
+    const it = await itContext.newPage();
+    it.on("pageerror", e => consoleErrors.push(String(e)));
+    await it.goto(process.env.URL);
+    await it.waitForFunction(settled, 0, { timeout: 120000 }).catch(() => {});
+    const itTexts = {
+        title: await it.title(), lang: await it.getAttribute("html", "lang"), h1: await it.textContent("h1"),
+        apply: await it.textContent("#apply"), flush: await it.textContent("#flush"), next: await it.textContent("#next"),
+        placeholder: await it.getAttribute("#f-address", "placeholder"), talkers: await it.textContent("#talkers-title"),
+    };
+    const itWant = { title: "Connessioni", lang: "it", h1: "Connessioni", apply: "Applica", flush: "Elimina tutte le connessioni",
+                     next: "Successiva", placeholder: "indirizzo o prefisso", talkers: "Maggiori utilizzatori" };
+    ok(JSON.stringify(itTexts) === JSON.stringify(itWant), "in Italian: the title, headings, buttons and placeholders are translated",
+       JSON.stringify(itTexts));
+    const itCount = Number(await it.evaluate(() => document.body.dataset.count));
+    const itGrouped = new Intl.NumberFormat("it").format(itCount);
+    const itInfo = await it.textContent("#page-info");
+    ok(itCount > 999 && itGrouped !== itCount.toLocaleString("en") && (await it.textContent("#counts")) === `${itGrouped} connessioni` &&
+       itInfo === `1–50 di ${itGrouped}`, `and numbers are written the Italian way (${itInfo})`, await it.textContent("#counts"));
+    const itBytes = await it.$$eval(".cd-talker-nums", l => l.map(x => x.textContent));
+    ok(itBytes.length > 0 && itBytes.every(t => /^[\d.]+ connession[ei] · [\d,]+ (B|KiB|MiB)$/.test(t)),
+       "Top talkers counts connections and bytes in Italian", itBytes.join(" | "));
+    await it.screenshot({ path: `${process.env.LOGDIR}/cockpit-italian.png`, fullPage: true });
+    await itContext.close();
+
+    // The shell's light or dark choice: localStorage "shell:style", followed live.
+    const themeContext = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    const dark = await themeContext.newPage();
+    await dark.addInitScript(() => { if (!localStorage.getItem("shell:style")) localStorage.setItem("shell:style", "dark") });
+    await dark.goto(process.env.URL);
+    await dark.waitForFunction(settled, 0, { timeout: 120000 }).catch(() => {});
+    /* Relative luminance of the page's background, 0 (black) to 1 (white). */
+    const luminance = p => p.evaluate(() => {
+        const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\d+(\.\d+)?/g).map(Number);
+        return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    });
+    const darkLum = await luminance(dark);
+    ok(await dark.evaluate(() => document.documentElement.classList.contains("pf-v6-theme-dark")) && darkLum < 0.25,
+       `with the shell's style "dark" the page is dark (background luminance ${darkLum.toFixed(2)})`);
+    await dark.screenshot({ path: `${process.env.LOGDIR}/cockpit-dark.png`, fullPage: true });
+    const shellLike = await themeContext.newPage();   // stands for the shell: same origin, its own window
+    await shellLike.goto(process.env.URL);
+    await shellLike.evaluate(() => localStorage.setItem("shell:style", "light"));
+    await dark.waitForFunction(() => !document.documentElement.classList.contains("pf-v6-theme-dark"), null, { timeout: 10000 }).catch(() => {});
+    const lightLum = await luminance(dark);
+    ok(lightLum > 0.75, `choosing "light" in another window turns the open page light without a reload (${lightLum.toFixed(2)})`);
+    await dark.emulateMedia({ colorScheme: "dark" });
+    await shellLike.evaluate(() => localStorage.setItem("shell:style", "auto"));
+    await dark.waitForFunction(() => document.documentElement.classList.contains("pf-v6-theme-dark"), null, { timeout: 10000 }).catch(() => {});
+    ok(await luminance(dark) < 0.25, `"auto" follows the system's dark scheme`);
+    await dark.emulateMedia({ colorScheme: "light" });
+    await dark.waitForFunction(() => !document.documentElement.classList.contains("pf-v6-theme-dark"), null, { timeout: 10000 }).catch(() => {});
+    ok(await luminance(dark) > 0.75, "and its light one, as it changes");
+    await themeContext.close();
 
     // The first page of a 200,000-entry table.
     sh(process.env.CTFILL, ["200000", "--src", "10.80.0.0"]);

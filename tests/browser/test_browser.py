@@ -68,7 +68,7 @@ try:
     node_env.update(URL="http://127.0.0.1:9091/cockpit/@localhost/connections/index.html",
                     URL_DENIED="http://127.0.0.1:9092/cockpit/@localhost/connections/index.html",
                     SCREENSHOT=os.path.join(logdir, "cockpit-connections.png"),
-                    SCREENSHOT_TALKERS=os.path.join(logdir, "cockpit-top-talkers.png"),
+                    SCREENSHOT_TALKERS=os.path.join(logdir, "cockpit-top-talkers.png"), LOGDIR=logdir,
                     CTFILL=os.environ.get("CD_CTFILL") or os.path.join(sandbox.BUILDDIR, "tests", "tools", "ctfill"),
                     BUSADDR=os.environ["DBUS_SYSTEM_BUS_ADDRESS"], HOME=home)
     r = subprocess.run(["node", os.path.join(HERE, "connections.test.mjs")], env=node_env, cwd=HERE,

@@ -36,7 +36,8 @@ EXPECTED = {
     "usr/share/bash-completion/completions/connectionsctl": "f",
 }
 COCKPIT = "usr/share/cockpit/connections/"
-for f in ("manifest.json", "index.html", "connections.js", "connections.css", "patternfly/patternfly.min.css",
+for f in ("manifest.json", "index.html", "connections.js", "connections.css", "theme.js", "po.it.js",
+          "patternfly/patternfly.min.css",
           "patternfly/assets/fonts/RedHatDisplay/RedHatDisplayVF.woff2",
           "patternfly/assets/fonts/RedHatDisplay/RedHatDisplayVF-Italic.woff2",
           "patternfly/assets/fonts/RedHatText/RedHatTextVF.woff2",
@@ -86,7 +87,7 @@ def test_files():
     missing = [u for u in set(_re.findall(r'url\(["\']?([^"\')]+)', css))
                if not u.startswith("data:") and not os.path.exists(os.path.join(DEST, COCKPIT, "patternfly", u))]
     tap.eq(missing, [], "every url() of the bundled PatternFly stylesheet is a bundled file")
-    remote = [f for f in ("index.html", "connections.js", "connections.css")
+    remote = [f for f in ("index.html", "connections.js", "connections.css", "theme.js", "po.it.js")
               if _re.search(r"https?://", open(os.path.join(DEST, COCKPIT, f)).read())]
     tap.eq(remote, [], "the page's own files load nothing from a host")
 

@@ -216,10 +216,11 @@ def test_cockpit():
         elif line.startswith("#"):
             print(line)
     tap.ok(r.returncode == 0, "the Cockpit login script finished", r.stderr[-3000:])
-    try:
-        shutil.copy(c.root + shot, os.path.join(sandbox.BUILDDIR, "test-logs", "cockpit-login.png"))
-    except OSError:
-        pass
+    for name in ("cockpit-login.png", "cockpit-login-limited.png", "cockpit-login-dark.png"):
+        try:
+            shutil.copy(c.root + os.path.join(os.path.dirname(shot), name), os.path.join(sandbox.BUILDDIR, "test-logs", name))
+        except OSError:
+            pass
     out = c.sh("journalctl --no-pager -o json MESSAGE_ID=%s CONNECTIONSD_METHOD=Flush" % AUDIT_ID).stdout
     recs = [json.loads(l) for l in out.splitlines() if l.strip()]
     tap.ok(any(x.get("CONNECTIONSD_CALLER_UID") == "0" and x.get("CONNECTIONSD_CALLER_LOGIN_UID") == uid
