@@ -38,7 +38,9 @@ void audit_record(sd_bus_message *m, const struct audit_caller *who, const char 
 {
 	int uid = (int)who->uid, pid = (int)who->pid, login_uid = (int)who->login_uid, session = (int)who->session;
 	const char *sender = sd_bus_message_get_sender(m);
-	g_autofree char *args = strcmp(method, "Flush") == 0 ? g_strdup("") : argtext_join(m);
+	const char *signature = sd_bus_message_get_signature(m, 1);
+	/* The call's argument as text; none for a call without one (Flush). */
+	g_autofree char *args = signature && *signature ? argtext_join(m) : g_strdup("");
 	char result[128];
 
 	snprintf(result, sizeof(result), "%s", error ? error : "ok");

@@ -171,20 +171,13 @@ int auth_caller_uid(sd_bus_message *m, uid_t *ret)
 	return r;
 }
 
-int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_fn done,
-	       void *userdata, sd_bus_error *error)
+int auth_check(struct auth *a, sd_bus_message *m, uid_t uid, const char *action, GHashTable *details,
+	       auth_done_fn done, void *userdata, sd_bus_error *error)
 {
-	return auth_check_details(a, m, action, NULL, done, userdata, error);
-}
-
-int auth_check_details(struct auth *a, sd_bus_message *m, const char *action, GHashTable *details,
-		       auth_done_fn done, void *userdata, sd_bus_error *error)
-{
-	uid_t uid;
 	int r;
 
-	if ((r = auth_caller_uid(m, &uid)) < 0)
-		return sd_bus_error_set_errnof(error, r, "Could not determine the caller's identity");
+	if (uid == (uid_t)-1)
+		return sd_bus_error_setf(error, SD_BUS_ERROR_FAILED, "Could not determine the caller's identity");
 	if (uid == a->self)
 		return 1;
 

@@ -27,15 +27,14 @@ int auth_caller_uid(sd_bus_message *m, uid_t *ret);
 int auth_new(struct limits *limits, struct auth **ret);
 void auth_free(struct auth *a);
 
-/* Returns 1 when the caller is authorized right away (done is not called),
- * 0 when polkit was asked (done will be called from the loop), or a negative
- * errno with error set. */
-int auth_check(struct auth *a, sd_bus_message *m, const char *action, auth_done_fn done,
-	       void *userdata, sd_bus_error *error);
-/* The same, with details for polkit rules (action.lookup(key)) and its
- * dialogs (polkit.message): a GHashTable of strings, or NULL. */
-int auth_check_details(struct auth *a, sd_bus_message *m, const char *action, GHashTable *details,
-		       auth_done_fn done, void *userdata, sd_bus_error *error);
+/* Whether the caller of m, uid as the bus reports it ((uid_t)-1 if it could
+ * not say), may do action. Returns 1 when it is authorized right away (done
+ * is not called), 0 when polkit was asked (done will be called from the
+ * loop), or a negative errno with error set. details are for polkit rules
+ * (action.lookup(key)) and its dialogs (polkit.message): a GHashTable of
+ * strings, or NULL. */
+int auth_check(struct auth *a, sd_bus_message *m, uid_t uid, const char *action, GHashTable *details,
+	       auth_done_fn done, void *userdata, sd_bus_error *error);
 
 /* Number of polkit checks waiting for an answer. */
 unsigned auth_pending(const struct auth *a);

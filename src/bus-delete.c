@@ -7,6 +7,7 @@
 
 #include "argtext.h"
 #include "audit.h"
+#include "bus-call.h"
 #include "bus.h"
 #include "connspec.h"
 #include "ctread.h"
@@ -17,10 +18,15 @@
 #include "util.h"
 
 
+enum del_kind { DEL_ONE, DEL_MATCHING, DEL_FLUSH };
+static const char *const method_names[] = {
+	[DEL_ONE] = "Delete", [DEL_MATCHING] = "DeleteMatching", [DEL_FLUSH] = "Flush",
+};
+
 struct del_call {
 	struct call base;
-	const char *method;       /* "Delete", "DeleteMatching" or "Flush" */
-	void (*run)(struct del_call *c);   /* what to do once authorized */
+	enum del_kind kind;
+	const char *method;       /* method_names[kind]: for replies and audit records */
 	struct audit_caller who;
 	struct conn_spec spec;    /* Delete */
 	struct ct_filter filter;  /* DeleteMatching */
@@ -32,8 +38,10 @@ struct del_call {
 	struct ct_record target;
 };
 
-static void del_call_free(struct del_call *c)
+static void del_call_free(struct call *base)
 {
+	struct del_call *c = CALL_OF(base, struct del_call);
+
 	if (!c)
 		return;
 	ct_dump_free(c->dump);
@@ -43,15 +51,23 @@ static void del_call_free(struct del_call *c)
 	free(c);
 }
 
-static struct del_call *del_call_new(struct context *ctx, sd_bus_message *m, const char *method)
+static struct del_call *del_call_new(struct context *ctx, sd_bus_message *m, const struct call_ops *ops,
+				     enum del_kind kind)
 {
-	struct del_call *c = calloc(1, sizeof(*c));
+	struct del_call *c = call_new(ctx, m, ops, sizeof(*c));
 	if (!c)
 		return NULL;
-	call_init(&c->base, ctx, m);
-	c->method = method;
+	c->kind = kind;
+	c->method = method_names[kind];
 	audit_caller_get(m, &c->who);
 	return c;
+}
+
+/* Every refusal (denied, over a limit, bad arguments) is audited too. */
+static void del_refused(struct call *base, const char *error_name)
+{
+	struct del_call *c = CALL_OF(base, struct del_call);
+	audit_record(c->base.m, &c->who, c->method, error_name, 0);
 }
 
 /* ConnectionsDeleted(method, the caller's argument, count). */
@@ -62,7 +78,7 @@ static int append_deleted(sd_bus_message *s, void *userdata)
 
 	if ((r = sd_bus_message_append(s, "s", c->method)) < 0)
 		return r;
-	if (strcmp(c->method, "Flush") == 0)
+	if (c->kind == DEL_FLUSH)
 		r = sd_bus_message_append(s, "a{sv}", 0);
 	else if ((r = sd_bus_message_rewind(c->base.m, 1)) >= 0)
 		r = sd_bus_message_copy(s, c->base.m, 1);   /* the call's only argument */
@@ -93,7 +109,7 @@ static void finish(struct del_call *c, int error, const char *error_name, const 
 			r = sd_bus_reply_method_errorf(c->base.m, name, "%s failed: %s", c->method, strerror(-error));
 		audit_record(c->base.m, &c->who, c->method, name, 0);
 	} else {
-		if (strcmp(c->method, "Delete") == 0)
+		if (c->kind == DEL_ONE)
 			r = sd_bus_reply_method_return(c->base.m, NULL);
 		else
 			r = sd_bus_reply_method_return(c->base.m, "u", count);
@@ -103,40 +119,7 @@ static void finish(struct del_call *c, int error, const char *error_name, const 
 	}
 	if (r < 0)
 		log_warn("Could not answer %s: %s", c->method, strerror(-r));
-	del_call_free(c);
-}
-
-/* A work slot for the authorized call; on refusal the call is answered,
- * audited and freed. */
-static bool start_work(struct del_call *c)
-{
-	if (call_start_work(&c->base))
-		return true;
-	audit_record(c->base.m, &c->who, c->method, SD_BUS_ERROR_LIMITS_EXCEEDED, 0);
-	del_call_free(c);
-	return false;
-}
-
-/* polkit's answer: run the call, or answer the denial (audited). */
-static void authorized(sd_bus_message *m, int ok, const sd_bus_error *error, void *userdata)
-{
-	struct del_call *c = userdata;
-
-	if (ok) {
-		c->run(c);
-		return;
-	}
-	call_reply_error(c->base.m, error);
-	audit_record(c->base.m, &c->who, c->method, error->name, 0);
-	del_call_free(c);
-}
-
-/* Refuses the call at parse time (error is set), audited like any refusal. */
-static int refuse(struct del_call *c, int r, const sd_bus_error *error)
-{
-	audit_record(c->base.m, &c->who, c->method, error->name ? error->name : SD_BUS_ERROR_INVALID_ARGS, 0);
-	del_call_free(c);
-	return r;
+	del_call_free(&c->base);
 }
 
 static void add_detail(const char *key, const char *value, void *details)
@@ -153,11 +136,11 @@ static GHashTable *details_new(struct del_call *c, const char *action)
 	GHashTable *d = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	g_autofree char *text = NULL;
 
-	if (strcmp(c->method, "Flush") == 0)
+	if (c->kind == DEL_FLUSH)
 		return d;
 	(void)argtext_walk(c->base.m, add_detail, d);
 	text = argtext_join(c->base.m);
-	if (strcmp(c->method, "Delete") == 0) {
+	if (c->kind == DEL_ONE) {
 		g_hash_table_insert(d, g_strdup("connection"), g_strdup(text));
 		g_hash_table_insert(d, g_strdup("polkit.message"),
 				    g_strdup_printf("Authentication is required to delete the tracked network "
@@ -173,23 +156,11 @@ static GHashTable *details_new(struct del_call *c, const char *action)
 	return d;
 }
 
-/* Authorizes, then runs c with run(); owns c from here on. */
-static int authorize_and_run(struct del_call *c, const char *action, void (*run)(struct del_call *c),
-			     sd_bus_error *error)
+/* Authorizes c for action, with its details, then runs it. */
+static int authorize(struct del_call *c, const char *action, sd_bus_error *error)
 {
 	g_autoptr(GHashTable) details = details_new(c, action);
-	int r;
-
-	c->run = run;
-	r = auth_check_details(c->base.ctx->auth, c->base.m, action, details, authorized, c, error);
-	if (r < 0) {
-		audit_record(c->base.m, &c->who, c->method, error->name ? error->name : SD_BUS_ERROR_FAILED, 0);
-		del_call_free(c);
-		return r;
-	}
-	if (r > 0)
-		run(c);
-	return 1;
+	return call_authorize(&c->base, action, details, error);
 }
 
 /* --- Delete --------------------------------------------------------------- */
@@ -230,13 +201,11 @@ static void find_id_done(struct ct_dump *d, int error, void *userdata)
 		delete_now(c, &c->target, true);
 }
 
-static void delete_run(struct del_call *c)
+static void delete_run(struct call *base)
 {
+	struct del_call *c = CALL_OF(base, struct del_call);
 	struct ct_kfilter all = { 0 };
 	int r;
-
-	if (!start_work(c))
-		return;
 
 	if (!c->spec.by_id) {
 		delete_now(c, &c->spec.rec, c->spec.has_id);
@@ -247,16 +216,20 @@ static void delete_run(struct del_call *c)
 		finish(c, r, NULL, NULL, 0);
 }
 
+static const struct call_ops delete_ops = {
+	.run = delete_run, .free = del_call_free, .refused = del_refused, .work = true,
+};
+
 int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	struct del_call *c = del_call_new(userdata, m, "Delete");
+	struct del_call *c = del_call_new(userdata, m, &delete_ops, DEL_ONE);
 	int r;
 
 	if (!c)
 		return -ENOMEM;
 	if ((r = conn_spec_parse(m, &c->spec, error)) < 0)
-		return refuse(c, r, error);
-	return authorize_and_run(c, ACTION_DELETE, delete_run, error);
+		return call_refuse(&c->base, r, error);
+	return authorize(c, ACTION_DELETE, error);
 }
 
 /* --- DeleteMatching ------------------------------------------------------- */
@@ -284,12 +257,10 @@ static void matching_done(struct ct_dump *d, int error, void *userdata)
 	finish(c, error < 0 ? error : 0, NULL, NULL, ct_batch_deleted(c->batch));
 }
 
-static void matching_run(struct del_call *c)
+static void matching_run(struct call *base)
 {
+	struct del_call *c = CALL_OF(base, struct del_call);
 	int r;
-
-	if (!start_work(c))
-		return;
 
 	if (c->kf.empty) {
 		finish(c, 0, NULL, NULL, 0);
@@ -300,24 +271,26 @@ static void matching_run(struct del_call *c)
 		finish(c, r, NULL, NULL, 0);
 }
 
+static const struct call_ops matching_ops = {
+	.run = matching_run, .free = del_call_free, .refused = del_refused, .work = true,
+};
+
 int method_delete_matching(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct context *ctx = userdata;
-	struct del_call *c = del_call_new(ctx, m, "DeleteMatching");
+	struct del_call *c = del_call_new(ctx, m, &matching_ops, DEL_MATCHING);
 	int r;
 
 	if (!c)
 		return -ENOMEM;
 	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0)
-		return refuse(c, r, error);
+		return call_refuse(&c->base, r, error);
 	if (c->filter.keys == 0)
-		return refuse(c, sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-						   "DeleteMatching needs a filter: an empty one would delete every "
-						   "connection (use Flush for that)"), error);
+		return call_refuse(&c->base, INVALID(error, "DeleteMatching needs a filter: an empty one would "
+						     "delete every connection (use Flush for that)"), error);
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
 	/* Authorization follows the effect: a filter that narrows nothing is a flush. */
-	return authorize_and_run(c, filter_narrows(&c->filter) ? ACTION_DELETE_MATCHING : ACTION_FLUSH,
-				 matching_run, error);
+	return authorize(c, filter_narrows(&c->filter) ? ACTION_DELETE_MATCHING : ACTION_FLUSH, error);
 }
 
 /* --- Flush ---------------------------------------------------------------- */
@@ -352,20 +325,21 @@ static void flush_done(GObject *source, GAsyncResult *result, gpointer userdata)
 	g_free(res);
 }
 
-static void flush_run(struct del_call *c)
+static void flush_run(struct call *base)
 {
-
-	if (!start_work(c))
-		return;
-	GTask *task = g_task_new(NULL, NULL, flush_done, c);
+	GTask *task = g_task_new(NULL, NULL, flush_done, CALL_OF(base, struct del_call));
 	g_task_run_in_thread(task, flush_thread);
 	g_object_unref(task);
 }
 
+static const struct call_ops flush_ops = {
+	.run = flush_run, .free = del_call_free, .refused = del_refused, .work = true,
+};
+
 int method_flush(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-	struct del_call *c = del_call_new(userdata, m, "Flush");
+	struct del_call *c = del_call_new(userdata, m, &flush_ops, DEL_FLUSH);
 	if (!c)
 		return -ENOMEM;
-	return authorize_and_run(c, ACTION_FLUSH, flush_run, error);
+	return authorize(c, ACTION_FLUSH, error);
 }

@@ -7,8 +7,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bus-call.h"
 #include "bus.h"
 #include "ctread.h"
+#include "errors.h"
 #include "exportbudget.h"
 #include "log.h"
 #include "record.h"
@@ -30,8 +32,10 @@ struct export_call {
 	char buf[CHUNK + CT_TEXT_MAX];
 };
 
-static void export_call_free(struct export_call *c)
+static void export_call_free(struct call *base)
 {
+	struct export_call *c = CALL_OF(base, struct export_call);
+
 	if (!c)
 		return;
 	ct_dump_free(c->dump);
@@ -89,7 +93,7 @@ static void export_done(struct ct_dump *d, int error, void *userdata)
 		(void)export_budget_check(c->base.ctx->exports, c->base.uid, c->written + c->len, &e);
 		call_reply_error(c->base.m, &e);
 		sd_bus_error_free(&e);
-		export_call_free(c);
+		export_call_free(&c->base);
 		return;
 	}
 	if (r >= 0)
@@ -110,23 +114,20 @@ static void export_done(struct ct_dump *d, int error, void *userdata)
 		r = sd_bus_reply_method_return(c->base.m, "h", c->fd);
 	if (r < 0)
 		log_warn("Could not answer Export: %s", strerror(-r));
-	export_call_free(c);
+	export_call_free(&c->base);
 }
 
-static void export_run(struct export_call *c)
+static void export_run(struct call *base)
 {
+	struct export_call *c = CALL_OF(base, struct export_call);
 	int r;
 
-	if (!call_start_work(&c->base)) {
-		export_call_free(c);
-		return;
-	}
 	if (c->base.ctx->exports) {
 		sd_bus_error e = SD_BUS_ERROR_NULL;
 		if (export_budget_check(c->base.ctx->exports, c->base.uid, 0, &e) < 0) {
 			call_reply_error(c->base.m, &e);
 			sd_bus_error_free(&e);
-			export_call_free(c);
+			export_call_free(&c->base);
 			return;
 		}
 	}
@@ -147,48 +148,28 @@ static void export_run(struct export_call *c)
 fail:
 	if (sd_bus_reply_method_errorf(c->base.m, SD_BUS_ERROR_FAILED, "Export failed: %s", strerror(-r)) < 0)
 		log_warn("Could not answer Export");
-	export_call_free(c);
+	export_call_free(&c->base);
 }
 
-static void export_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error, void *userdata)
-{
-	if (authorized) {
-		export_run(userdata);
-		return;
-	}
-	call_reply_error(m, error);
-	export_call_free(userdata);
-}
+static const struct call_ops export_ops = { .run = export_run, .free = export_call_free, .work = true };
 
 int method_export(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct context *ctx = userdata;
-	struct export_call *c = calloc(1, sizeof(*c));
+	struct export_call *c = call_new(ctx, m, &export_ops, sizeof(*c));
 	const char *format;
 	int r;
 
 	if (!c)
 		return -ENOMEM;
-	call_init(&c->base, ctx, m);
 	c->fd = -1;
 	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0 ||
 	    (r = sd_bus_message_read_basic(m, 's', &format)) < 0)
-		goto fail;
+		return call_refuse(&c->base, r, error);
 	if (strcmp(format, "csv") == 0)
 		c->csv = true;
-	else if (strcmp(format, "json") != 0) {
-		r = sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-				      "Format '%s' is neither 'json' nor 'csv'", format);
-		goto fail;
-	}
+	else if (strcmp(format, "json") != 0)
+		return call_refuse(&c->base, INVALID(error, "Format '%s' is neither 'json' nor 'csv'", format), error);
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
-	r = auth_check(ctx->auth, m, ACTION_LIST, export_authorized, c, error);
-	if (r < 0)
-		goto fail;
-	if (r > 0)
-		export_run(c);
-	return 1;
-fail:
-	export_call_free(c);
-	return r;
+	return call_authorize(&c->base, ACTION_LIST, NULL, error);
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asv.h"
+#include "bus-call.h"
 #include "bus.h"
 #include "ctread.h"
 #include "errors.h"
@@ -28,8 +30,10 @@ struct summarize_call {
 	struct ct_dump *dump;
 };
 
-static void summarize_call_free(struct summarize_call *c)
+static void summarize_call_free(struct call *base)
 {
+	struct summarize_call *c = CALL_OF(base, struct summarize_call);
+
 	if (!c)
 		return;
 	ct_dump_free(c->dump);
@@ -70,9 +74,7 @@ static int parse_opts(sd_bus_message *m, struct summarize_opts *o, sd_bus_error 
 		if ((r = dict_next(m, names, G_N_ELEMENTS(names), &seen, "option", &i, &contents, error)) <= 0)
 			return r;
 		if (i == 0) {
-			if (strcmp(contents, "s") != 0)
-				return INVALID(error, "Option 'sort' must be of type 's', got '%s'", contents);
-			if ((r = sd_bus_message_read_basic(m, 's', &s)) < 0)
+			if ((r = variant_read_string(m, "Option", names[i], contents, &s, error)) < 0)
 				return r;
 			if ((r = summary_sort_from_name(s)) < 0)
 				return INVALID(error, "Option 'sort': unknown order '%s' (connections, bytes or packets)", s);
@@ -139,19 +141,16 @@ static void summarize_done(struct ct_dump *d, int error, void *userdata)
 		r = reply_dump_error(c->base.m, r);
 	if (r < 0)
 		log_warn("Could not answer Summarize: %s", strerror(-r));
-	summarize_call_free(c);
+	summarize_call_free(&c->base);
 }
 
-static void summarize_run(struct summarize_call *c)
+static void summarize_run(struct call *base)
 {
+	struct summarize_call *c = CALL_OF(base, struct summarize_call);
 	struct context *ctx = c->base.ctx;
 	GArray *owners = NULL;
 	int r;
 
-	if (!call_start_work(&c->base)) {
-		summarize_call_free(c);
-		return;
-	}
 	if (c->by == BY_INTERFACE) {
 		owners = g_array_new(FALSE, FALSE, sizeof(struct addr_owner));
 		(void)ctx->filter_env.addr_owners(ctx->filter_env.userdata, owners);
@@ -167,42 +166,23 @@ static void summarize_run(struct summarize_call *c)
 		summarize_done(NULL, r, c);
 }
 
-static void summarize_authorized(sd_bus_message *m, int authorized, const sd_bus_error *error,
-				 void *userdata)
-{
-	if (authorized) {
-		summarize_run(userdata);
-		return;
-	}
-	call_reply_error(m, error);
-	summarize_call_free(userdata);
-}
+static const struct call_ops summarize_ops = { .run = summarize_run, .free = summarize_call_free, .work = true };
 
 int method_summarize(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
 	struct context *ctx = userdata;
-	struct summarize_call *c = calloc(1, sizeof(*c));
+	struct summarize_call *c = call_new(ctx, m, &summarize_ops, sizeof(*c));
 	int r;
 
 	if (!c)
 		return -ENOMEM;
-	call_init(&c->base, ctx, m);
 	if ((r = filter_parse(m, &c->filter, &ctx->filter_env, error)) < 0 ||
 	    (r = parse_by(m, &c->by, error)) < 0 ||
 	    (r = parse_opts(m, &c->opts, error)) < 0)
-		goto fail;
-	if (c->by == BY_INTERFACE && !ctx->filter_env.addr_owners) {
-		r = INVALID(error, "Grouping by interface is not available: the service does not follow addresses");
-		goto fail;
-	}
+		return call_refuse(&c->base, r, error);
+	if (c->by == BY_INTERFACE && !ctx->filter_env.addr_owners)
+		return call_refuse(&c->base, INVALID(error, "Grouping by interface is not available: "
+						     "the service does not follow addresses"), error);
 	filter_to_kernel(&c->filter, &ctx->caps, &c->kf);
-	r = auth_check(ctx->auth, m, ACTION_LIST, summarize_authorized, c, error);
-	if (r < 0)
-		goto fail;
-	if (r > 0)
-		summarize_run(c);
-	return 1;
-fail:
-	summarize_call_free(c);
-	return r;
+	return call_authorize(&c->base, ACTION_LIST, NULL, error);
 }

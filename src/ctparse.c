@@ -195,6 +195,50 @@ static int parse_protoinfo(const struct nlattr *nest, struct ct_record *r)
 	return 0;
 }
 
+static int parse_timestamp(const struct nlattr *nest, struct ct_record *r)
+{
+	const struct nlattr *ts[CTA_TIMESTAMP_MAX + 1];
+
+	if (parse_nested(nest, ts_types, CTA_TIMESTAMP_MAX, ts) < 0)
+		return -EBADMSG;
+	if (ts[CTA_TIMESTAMP_START])
+		r->start_ns = be64toh(mnl_attr_get_u64(ts[CTA_TIMESTAMP_START]));
+	return 0;
+}
+
+static int parse_help(const struct nlattr *nest, struct ct_record *r)
+{
+	const struct nlattr *h[CTA_HELP_MAX + 1];
+	size_t n;
+
+	if (parse_nested(nest, help_types, CTA_HELP_MAX, h) < 0)
+		return -EBADMSG;
+	if (!h[CTA_HELP_NAME])
+		return 0;
+	/* strncpy semantics without the warning: the name is NUL-terminated
+	 * by validation, we only bound its length. */
+	n = strnlen(mnl_attr_get_str(h[CTA_HELP_NAME]), sizeof(r->helper) - 1);
+	memcpy(r->helper, mnl_attr_get_str(h[CTA_HELP_NAME]), n);
+	r->helper[n] = '\0';
+	/* Helper names are identifiers ("ftp", "sip", "RAS"); anything else
+	 * would break D-Bus strings (UTF-8 only) and JSON. */
+	for (size_t i = 0; i < n; i++)
+		if (!g_ascii_isalnum(r->helper[i]) && !strchr("-_.", r->helper[i]))
+			r->helper[i] = '?';
+	r->flags |= CT_HAS_HELPER;
+	return 0;
+}
+
+static void parse_labels(const struct nlattr *a, struct ct_record *r)
+{
+	size_t n = mnl_attr_get_payload_len(a);
+
+	memcpy(r->labels, mnl_attr_get_payload(a), n < sizeof(r->labels) ? n : sizeof(r->labels));
+	for (size_t i = 0; i < sizeof(r->labels); i++)
+		if (r->labels[i])
+			r->flags |= CT_HAS_LABELS;
+}
+
 int ct_parse_nlmsg(const struct nlmsghdr *nlh, struct ct_record *r)
 {
 	const struct nlattr *tb[CTA_MAX + 1];
@@ -236,40 +280,13 @@ int ct_parse_nlmsg(const struct nlmsghdr *nlh, struct ct_record *r)
 		return -EBADMSG;
 	if (tb[CTA_COUNTERS_REPLY] && parse_counters(tb[CTA_COUNTERS_REPLY], r, CT_REPLY) < 0)
 		return -EBADMSG;
-	if (tb[CTA_TIMESTAMP]) {
-		const struct nlattr *ts[CTA_TIMESTAMP_MAX + 1];
-		if (parse_nested(tb[CTA_TIMESTAMP], ts_types, CTA_TIMESTAMP_MAX, ts) < 0)
-			return -EBADMSG;
-		if (ts[CTA_TIMESTAMP_START])
-			r->start_ns = be64toh(mnl_attr_get_u64(ts[CTA_TIMESTAMP_START]));
-	}
+	if (tb[CTA_TIMESTAMP] && parse_timestamp(tb[CTA_TIMESTAMP], r) < 0)
+		return -EBADMSG;
 	if (tb[CTA_PROTOINFO] && parse_protoinfo(tb[CTA_PROTOINFO], r) < 0)
 		return -EBADMSG;
-	if (tb[CTA_HELP]) {
-		const struct nlattr *h[CTA_HELP_MAX + 1];
-		if (parse_nested(tb[CTA_HELP], help_types, CTA_HELP_MAX, h) < 0)
-			return -EBADMSG;
-		if (h[CTA_HELP_NAME]) {
-			/* strncpy semantics without the warning: the name is NUL-terminated
-			 * by validation, we only bound its length. */
-			size_t n = strnlen(mnl_attr_get_str(h[CTA_HELP_NAME]), sizeof(r->helper) - 1);
-			memcpy(r->helper, mnl_attr_get_str(h[CTA_HELP_NAME]), n);
-			r->helper[n] = '\0';
-			/* Helper names are identifiers ("ftp", "sip", "RAS"); anything else
-			 * would break D-Bus strings (UTF-8 only) and JSON. */
-			for (size_t i = 0; i < n; i++)
-				if (!g_ascii_isalnum(r->helper[i]) && !strchr("-_.", r->helper[i]))
-					r->helper[i] = '?';
-			r->flags |= CT_HAS_HELPER;
-		}
-	}
-	if (tb[CTA_LABELS]) {
-		size_t n = mnl_attr_get_payload_len(tb[CTA_LABELS]);
-		const uint8_t *p = mnl_attr_get_payload(tb[CTA_LABELS]);
-		memcpy(r->labels, p, n < sizeof(r->labels) ? n : sizeof(r->labels));
-		for (size_t i = 0; i < sizeof(r->labels); i++)
-			if (r->labels[i])
-				r->flags |= CT_HAS_LABELS;
-	}
+	if (tb[CTA_HELP] && parse_help(tb[CTA_HELP], r) < 0)
+		return -EBADMSG;
+	if (tb[CTA_LABELS])
+		parse_labels(tb[CTA_LABELS], r);
 	return 0;
 }

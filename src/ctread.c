@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <stdlib.h>
@@ -63,27 +64,36 @@ static void put_tuple(struct nlmsghdr *nlh, int type, uint8_t family, uint32_t f
 	mnl_attr_nest_end(nlh, tuple);
 }
 
+/* The family, mark and status part of a dump filter, as libnetfilter_conntrack builds it. */
+static int put_filter_dump(struct nlmsghdr *nlh, const struct ct_kfilter *kf)
+{
+	struct nfct_filter_dump *fd = nfct_filter_dump_create();
+	int r = 0;
+
+	if (!fd)
+		return -ENOMEM;
+	if (kf->family)
+		nfct_filter_dump_set_attr_u8(fd, NFCT_FILTER_DUMP_L3NUM, kf->family);
+	if (kf->mark)
+		nfct_filter_dump_set_attr(fd, NFCT_FILTER_DUMP_MARK,
+					  &(struct nfct_filter_dump_mark){ .val = kf->mark_val, .mask = kf->mark_mask });
+	if (kf->status)
+		nfct_filter_dump_set_attr(fd, NFCT_FILTER_DUMP_STATUS,
+					  &(struct nfct_filter_dump_mark){ .val = kf->status_val, .mask = kf->status_mask });
+	if (nfct_nlmsg_build_filter(nlh, fd) < 0)
+		r = -errno;
+	nfct_filter_dump_destroy(fd);
+	return r;
+}
+
 struct nlmsghdr *ct_dump_request(char *buf, const struct ct_kfilter *kf, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = ct_msg_header(buf, IPCTNL_MSG_CT_GET, NLM_F_REQUEST | NLM_F_DUMP, kf->family, seq);
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = kf->family;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-
-	if (kf->mark) {
-		mnl_attr_put_u32(nlh, CTA_MARK, htonl(kf->mark_val));
-		mnl_attr_put_u32(nlh, CTA_MARK_MASK, htonl(kf->mark_mask));
-	}
-	if (kf->status) {
-		mnl_attr_put_u32(nlh, CTA_STATUS, htonl(kf->status_val));
-		mnl_attr_put_u32(nlh, CTA_STATUS_MASK, htonl(kf->status_mask));
-	}
+	if (put_filter_dump(nlh, kf) < 0)
+		return NULL;
+	/* libnetfilter_conntrack 1.0.9 has no CTA_FILTER (the kernel's tuple
+	 * filter, Linux 5.8): that part is put_tuple()'s. */
 	if (kf->orig_flags || kf->reply_flags) {
 		struct nlattr *f = mnl_attr_nest_start(nlh, CTA_FILTER);
 		/* The kernel reads these two in host byte order. */
@@ -118,6 +128,9 @@ static int data_cb(const struct nlmsghdr *nlh, void *data)
 static int send_request(struct ct_dump *d)
 {
 	struct nlmsghdr *nlh = ct_dump_request(d->buf, &d->kf, ++d->seq);
+
+	if (!nlh)
+		return -ENOMEM;
 	return mnl_socket_sendto(d->nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
 }
 
@@ -235,6 +248,8 @@ static int probe_one(enum probe what)
 	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlmsghdr *nlh = ct_dump_request(buf, &kf, 1);
 
+	if (!nlh)
+		return -ENOMEM;
 	if (what == PROBE_FILTER_FLAGS) {
 		struct nlattr *f = mnl_attr_nest_start(nlh, CTA_FILTER);
 		mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, CTA_FILTER_F_USED);

@@ -4,7 +4,7 @@
  * a million entries never holds the loop for long. */
 #pragma once
 #include <systemd/sd-event.h>
-#include "filter.h"
+#include "kfilter.h"
 #include "record.h"
 
 struct ct_dump;
@@ -22,5 +22,5 @@ void ct_dump_free(struct ct_dump *d);
 /* Finds out which dump filters the running kernel accepts. */
 int ct_probe(struct ct_kcaps *caps);
 
-/* Builds the dump request for kf into buf (for tests and fuzzing). */
+/* Builds the dump request for kf into buf; NULL when out of memory. */
 struct nlmsghdr *ct_dump_request(char *buf, const struct ct_kfilter *kf, uint32_t seq);

@@ -37,15 +37,8 @@ static int request(uint8_t msg, bool dump, attr_fn fn, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct walk w = { fn, data };
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
+	struct nlmsghdr *nlh = ct_msg_header(buf, msg, NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK), AF_UNSPEC, 1);
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
-	nlh->nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK);
-	nlh->nlmsg_seq = 1;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
-	nfg->version = NFNETLINK_V0;
 	return nl_request(NETLINK_NETFILTER, nlh, msg_cb, &w);
 }
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
@@ -77,52 +78,55 @@ void ct_batch_free(struct ct_batch *b)
 unsigned ct_batch_deleted(const struct ct_batch *b) { return b->deleted; }
 unsigned ct_batch_vanished(const struct ct_batch *b) { return b->vanished; }
 
-/* IPCTNL_MSG_CT_DELETE for r's original tuple, zone and optionally id. */
-static struct nlmsghdr *put_delete(char *buf, const struct ct_record *r, bool with_id, uint32_t seq)
+/* r as libnetfilter_conntrack knows an entry: what identifies it (the
+ * original tuple and the zone). */
+static void set_identity(struct nf_conntrack *ct, const struct ct_record *r)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
-	struct nlattr *tuple, *nest;
 	const struct ct_tuple *t = &r->t[CT_ORIG];
-	bool icmp = r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6;
+	uint32_t v4;
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
-	nlh->nlmsg_flags = NLM_F_REQUEST;   /* failures are answered anyway */
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = r->family;
-	nfg->version = NFNETLINK_V0;
-
-	tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+	nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, r->family);
 	if (r->family == AF_INET) {
-		mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, t->src);
-		mnl_attr_put(nlh, CTA_IP_V4_DST, 4, t->dst);
+		memcpy(&v4, t->src, sizeof(v4));
+		nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_SRC, v4);
+		memcpy(&v4, t->dst, sizeof(v4));
+		nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_DST, v4);
 	} else {
-		mnl_attr_put(nlh, CTA_IP_V6_SRC, 16, t->src);
-		mnl_attr_put(nlh, CTA_IP_V6_DST, 16, t->dst);
+		nfct_set_attr(ct, ATTR_ORIG_IPV6_SRC, t->src);
+		nfct_set_attr(ct, ATTR_ORIG_IPV6_DST, t->dst);
 	}
-	mnl_attr_nest_end(nlh, nest);
-	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
-	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, r->proto);
-	if (icmp) {
-		bool v6 = r->proto == IPPROTO_ICMPV6;
-		mnl_attr_put_u16(nlh, v6 ? CTA_PROTO_ICMPV6_ID : CTA_PROTO_ICMP_ID, htons(r->icmp_id));
-		mnl_attr_put_u8(nlh, v6 ? CTA_PROTO_ICMPV6_TYPE : CTA_PROTO_ICMP_TYPE, r->icmp_type);
-		mnl_attr_put_u8(nlh, v6 ? CTA_PROTO_ICMPV6_CODE : CTA_PROTO_ICMP_CODE, r->icmp_code);
+	nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, r->proto);
+	if (r->proto == IPPROTO_ICMP || r->proto == IPPROTO_ICMPV6) {
+		nfct_set_attr_u8(ct, ATTR_ICMP_TYPE, r->icmp_type);
+		nfct_set_attr_u8(ct, ATTR_ICMP_CODE, r->icmp_code);
+		nfct_set_attr_u16(ct, ATTR_ICMP_ID, htons(r->icmp_id));
 	} else {
-		mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
-		mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+		nfct_set_attr_u16(ct, ATTR_ORIG_PORT_SRC, htons(t->sport));
+		nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(t->dport));
 	}
-	mnl_attr_nest_end(nlh, nest);
-	mnl_attr_nest_end(nlh, tuple);
 	if (r->zone)
-		mnl_attr_put_u16(nlh, CTA_ZONE, htons(r->zone));
+		nfct_set_attr_u16(ct, ATTR_ZONE, r->zone);
+}
+
+struct nlmsghdr *ct_delete_request(char *buf, const struct ct_record *r, bool with_id, uint32_t seq)
+{
+	/* Failures are answered anyway: no NLM_F_ACK. */
+	struct nlmsghdr *nlh = ct_msg_header(buf, IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST, r->family, seq);
+	struct nf_conntrack *ct = nfct_new();
+	int k;
+
+	if (!ct)
+		return NULL;
+	set_identity(ct, r);
+	k = nfct_nlmsg_build(nlh, ct);
+	nfct_destroy(ct);
+	if (k < 0)
+		return NULL;
+	/* libnetfilter_conntrack (1.0.9) builds no CTA_ID, even with ATTR_ID set. */
 	if (with_id)
 		mnl_attr_put_u32(nlh, CTA_ID, htonl(r->id));
 	return nlh;
 }
-
 
 /* Reads the failures of the batch just sent (all queued by now); every
  * delete not answered with a failure succeeded. */
@@ -178,8 +182,10 @@ int ct_batch_flush(struct ct_batch *b)
 
 int ct_batch_add(struct ct_batch *b, const struct ct_record *r, bool with_id)
 {
-	struct nlmsghdr *nlh = put_delete(b->buf + b->len, r, with_id, b->seq++);
+	struct nlmsghdr *nlh = ct_delete_request(b->buf + b->len, r, with_id, b->seq++);
 
+	if (!nlh)
+		return -ENOMEM;
 	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
 	b->queued++;
 	if (b->queued == BATCH_MAX || b->len + MSG_MAX > sizeof(b->buf))
@@ -205,15 +211,8 @@ int ct_delete_one(const struct ct_record *r, bool with_id)
 int ct_flush_all(void)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *nfg;
-
 	/* A delete without tuple is a flush; AF_UNSPEC flushes both families. */
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = 1;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
-	nfg->version = NFNETLINK_V0;
+	struct nlmsghdr *nlh = ct_msg_header(buf, IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK, AF_UNSPEC, 1);
+
 	return nl_request(NETLINK_NETFILTER, nlh, NULL, NULL);
 }

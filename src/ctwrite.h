@@ -3,6 +3,7 @@
  * deletes nothing else, and with the id not even a newer entry that reuses
  * the tuple. */
 #pragma once
+#include <libmnl/libmnl.h>
 #include <stdbool.h>
 #include "record.h"
 
@@ -22,6 +23,10 @@ unsigned ct_batch_vanished(const struct ct_batch *b);
 /* Deletes one entry now: 0, -ENOENT when there is no such entry (or its id
  * differs), or another negative errno. */
 int ct_delete_one(const struct ct_record *r, bool with_id);
+
+/* The IPCTNL_MSG_CT_DELETE request for r into buf (MNL_SOCKET_BUFFER_SIZE
+ * will do), built by libnetfilter_conntrack; NULL when out of memory. */
+struct nlmsghdr *ct_delete_request(char *buf, const struct ct_record *r, bool with_id, uint32_t seq);
 
 /* Deletes every entry of the namespace's table. Blocking: run it off the loop. */
 int ct_flush_all(void);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "bus.h"
+#include "busnames.h"
 #include "errors.h"
 #include "log.h"
 #include "util.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "asv.h"
 #include "errors.h"
 
 static const char *const key_names[_FK_MAX] = {
@@ -73,40 +74,6 @@ bool addr_prefix_match(const struct addr_prefix *p, uint8_t family, const uint8_
 	return true;
 }
 
-int variant_read_uint(sd_bus_message *m, const char *what, const char *key, const char *contents,
-		      uint64_t max, uint64_t *out, sd_bus_error *error)
-{
-	union { uint8_t y; int16_t n; uint16_t q; int32_t i; uint32_t u; int64_t x; uint64_t t; } v;
-	int64_t sv = 0;
-	uint64_t uv = 0;
-	bool is_signed = false;
-	int r;
-
-	if (strlen(contents) != 1 || !strchr("ynqiuxt", contents[0]))
-		return INVALID(error, "%s '%s' must be an integer, got type '%s'", what, key, contents);
-	r = sd_bus_message_read_basic(m, contents[0], &v);
-	if (r < 0)
-		return r;
-	switch (contents[0]) {
-	case 'y': uv = v.y; break;
-	case 'q': uv = v.q; break;
-	case 'u': uv = v.u; break;
-	case 't': uv = v.t; break;
-	case 'n': sv = v.n; is_signed = true; break;
-	case 'i': sv = v.i; is_signed = true; break;
-	case 'x': sv = v.x; is_signed = true; break;
-	}
-	if (is_signed) {
-		if (sv < 0)
-			return INVALID(error, "%s '%s': value %lld is negative", what, key, (long long)sv);
-		uv = (uint64_t)sv;
-	}
-	if (uv > max)
-		return INVALID(error, "%s '%s': value %llu is out of range 0..%llu", what, key,
-			       (unsigned long long)uv, (unsigned long long)max);
-	*out = uv;
-	return 0;
-}
 
 static int expect_type(const char *key, const char *contents, const char *want, sd_bus_error *error)
 {
@@ -252,41 +219,6 @@ static int parse_value(sd_bus_message *m, struct ct_filter *f, enum filter_key k
 	}
 }
 
-int dict_next(sd_bus_message *m, const char *const *names, unsigned n, uint64_t *seen,
-	      const char *what, unsigned *index, const char **contents, sd_bus_error *error)
-{
-	const char *key;
-	char type;
-	unsigned k;
-	int r;
-
-	if ((r = sd_bus_message_enter_container(m, 'e', "sv")) <= 0) {
-		if (r < 0)
-			return r;
-		return (r = sd_bus_message_exit_container(m)) < 0 ? r : 0;
-	}
-	if ((r = sd_bus_message_read_basic(m, 's', &key)) < 0)
-		return r;
-	for (k = 0; k < n; k++)
-		if (strcmp(names[k], key) == 0)
-			break;
-	if (k == n)
-		return INVALID(error, "Unknown %s '%s'", what, key);
-	if ((*seen >> k) & 1u)
-		return INVALID(error, "%c%s '%s' is given more than once", g_ascii_toupper(what[0]), what + 1, key);
-	*seen |= 1ull << k;
-	if ((r = sd_bus_message_peek_type(m, &type, contents)) < 0 ||
-	    (r = sd_bus_message_enter_container(m, 'v', *contents)) < 0)
-		return r;
-	*index = k;
-	return 1;
-}
-
-int dict_entry_end(sd_bus_message *m)
-{
-	int r = sd_bus_message_exit_container(m);   /* the variant */
-	return r < 0 ? r : sd_bus_message_exit_container(m);   /* the entry */
-}
 
 void filter_clear(struct ct_filter *f)
 {
@@ -436,76 +368,4 @@ bool filter_match(const struct ct_filter *f, const struct ct_record *r)
 	if (FILTER_HAS(f, FK_STALE) && bound_to(f->stale_addrs, r) != f->stale)
 		return false;
 	return true;
-}
-
-/* An exact (full-length) address key can go into the kernel's tuple filter. */
-static bool exact(const struct addr_prefix *p)
-{
-	return p->len == (p->family == AF_INET ? 32 : 128);
-}
-
-void filter_to_kernel(const struct ct_filter *f, const struct ct_kcaps *caps, struct ct_kfilter *kf)
-{
-	static const enum filter_key addr_keys[] = {
-		FK_ADDRESS, FK_SRC, FK_DST, FK_REPLY_SRC, FK_REPLY_DST, FK_NAT_ADDRESS,
-	};
-
-	memset(kf, 0, sizeof(*kf));
-	kf->family = FILTER_HAS(f, FK_FAMILY) ? f->family : 0;
-	/* Every address key implies its family; two different ones match nothing. */
-	for (size_t i = 0; i < sizeof(addr_keys) / sizeof(addr_keys[0]); i++) {
-		const struct addr_prefix *p = &f->addr[addr_keys[i]];
-		if (!FILTER_HAS(f, addr_keys[i]))
-			continue;
-		if (kf->family && kf->family != p->family)
-			kf->empty = true;
-		kf->family = p->family;
-	}
-
-	if (FILTER_HAS(f, FK_MARK)) {
-		kf->mark = true;
-		kf->mark_mask = f->mark_mask;
-		kf->mark_val = f->mark & f->mark_mask;
-	}
-	if (caps->status_filter && (f->status_set | f->status_clear)) {
-		kf->status = true;
-		kf->status_val = f->status_set;
-		kf->status_mask = f->status_set | f->status_clear;
-	}
-
-	/* Ports need the protocol, and the kernel only compares them for TCP and
-	 * UDP. The tuple filter needs a family: without one, the dump asks each
-	 * family in turn (ctread.c). */
-	if (!caps->tuple_filter || kf->empty)
-		return;
-	if (FILTER_HAS(f, FK_PROTOCOL)) {
-		kf->proto = f->proto;
-		kf->orig_flags |= CTA_FILTER_F_PROTO_NUM;
-		if (f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP) {
-			if (FILTER_HAS(f, FK_SPORT)) {
-				kf->orig.sport = f->sport;
-				kf->orig_flags |= CTA_FILTER_F_SRC_PORT;
-			}
-			if (FILTER_HAS(f, FK_DPORT)) {
-				kf->orig.dport = f->dport;
-				kf->orig_flags |= CTA_FILTER_F_DST_PORT;
-			}
-		}
-	}
-	if (FILTER_HAS(f, FK_SRC) && exact(&f->addr[FK_SRC])) {
-		memcpy(kf->orig.src, f->addr[FK_SRC].addr, 16);
-		kf->orig_flags |= CTA_FILTER_F_IP_SRC;
-	}
-	if (FILTER_HAS(f, FK_DST) && exact(&f->addr[FK_DST])) {
-		memcpy(kf->orig.dst, f->addr[FK_DST].addr, 16);
-		kf->orig_flags |= CTA_FILTER_F_IP_DST;
-	}
-	if (FILTER_HAS(f, FK_REPLY_SRC) && exact(&f->addr[FK_REPLY_SRC])) {
-		memcpy(kf->reply.src, f->addr[FK_REPLY_SRC].addr, 16);
-		kf->reply_flags |= CTA_FILTER_F_IP_SRC;
-	}
-	if (FILTER_HAS(f, FK_REPLY_DST) && exact(&f->addr[FK_REPLY_DST])) {
-		memcpy(kf->reply.dst, f->addr[FK_REPLY_DST].addr, 16);
-		kf->reply_flags |= CTA_FILTER_F_IP_DST;
-	}
 }

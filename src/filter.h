@@ -1,7 +1,7 @@
-/* Filters: the filter a{sv} of List, Export and DeleteMatching parsed into a
- * struct, matched against records, and translated into the part the kernel
- * can evaluate during a dump.
- * The kernel part is only an optimisation: every record is matched here too. */
+/* Filters: the filter a{sv} of List, Export, Summarize and DeleteMatching
+ * parsed into a struct and matched against records. kfilter.h has the part
+ * the kernel can evaluate during a dump, only a shortcut: every record is
+ * matched here too. */
 #pragma once
 #include <stdbool.h>
 #include <glib.h>
@@ -69,21 +69,6 @@ int filter_parse(sd_bus_message *m, struct ct_filter *f, const struct filter_env
 /* Frees what a parsed filter owns. */
 void filter_clear(struct ct_filter *f);
 
-/* Walks an a{sv} whose keys must be among names[0..n): per entry, enters it
- * and its variant and returns 1 with the key's index and the variant's
- * signature; 0 after the last entry (the array is left); <0 with error set
- * for an unknown or repeated key ("Unknown <what> 'k'", "<What> 'k' is
- * given more than once"). After reading the value call dict_entry_end(). */
-int dict_next(sd_bus_message *m, const char *const *names, unsigned n, uint64_t *seen,
-	      const char *what, unsigned *index, const char **contents, sd_bus_error *error);
-int dict_entry_end(sd_bus_message *m);
-
-/* Reads the current variant's integer, whatever D-Bus integer type it has
- * (contents is its signature), and checks it against [0, max]. Errors read
- * "<what> '<key>': ...". */
-int variant_read_uint(sd_bus_message *m, const char *what, const char *key, const char *contents,
-		      uint64_t max, uint64_t *out, sd_bus_error *error);
-
 bool filter_match(const struct ct_filter *f, const struct ct_record *r);
 
 /* Whether the filter leaves out more than whole address families. Keys that
@@ -95,35 +80,3 @@ bool filter_narrows(const struct ct_filter *f);
 /* Parses an address or CIDR prefix ("192.0.2.0/24", "2001:db8::1"). */
 int addr_prefix_parse(const char *s, struct addr_prefix *p);
 bool addr_prefix_match(const struct addr_prefix *p, uint8_t family, const uint8_t *addr);
-
-/* CTA_FILTER flag bits. The kernel keeps these in nf_conntrack_netlink.c, not
- * in its UAPI headers, so they are defined here, once; ctread.c probes at
- * start whether the running kernel accepts them. */
-#define CTA_FILTER_F_IP_SRC     (1u << 0)
-#define CTA_FILTER_F_IP_DST     (1u << 1)
-#define CTA_FILTER_F_TUPLE_ZONE (1u << 2)
-#define CTA_FILTER_F_PROTO_NUM  (1u << 3)
-#define CTA_FILTER_F_SRC_PORT   (1u << 4)
-#define CTA_FILTER_F_DST_PORT   (1u << 5)
-#define CTA_FILTER_F_USED       (CTA_FILTER_F_IP_SRC | CTA_FILTER_F_IP_DST | \
-				 CTA_FILTER_F_PROTO_NUM | CTA_FILTER_F_SRC_PORT | \
-				 CTA_FILTER_F_DST_PORT)
-
-/* What the kernel can filter on during a dump (see ctread.c for how it is sent). */
-struct ct_kfilter {
-	uint8_t family;                 /* 0 = all (with tuple flags: IPv4, then IPv6) */
-	bool mark;   uint32_t mark_val, mark_mask;
-	bool status; uint32_t status_val, status_mask;
-	uint32_t orig_flags, reply_flags; /* CTA_FILTER_F_* */
-	uint8_t proto;
-	struct ct_tuple orig, reply;
-	bool empty;                     /* the filter can match nothing */
-};
-
-/* Kernel capabilities found by probing at start. */
-struct ct_kcaps {
-	bool tuple_filter;   /* CTA_FILTER in dumps (Linux 5.9+) */
-	bool status_filter;  /* CTA_STATUS/CTA_STATUS_MASK in dumps (Linux 6.1+) */
-};
-
-void filter_to_kernel(const struct ct_filter *f, const struct ct_kcaps *caps, struct ct_kfilter *kf);

@@ -24,19 +24,40 @@ int log_level_from_string(const char *s)
 	return -1;
 }
 
-void log_msg(int level, const char *fmt, ...)
+static void log_va(int level, int error, const char *fmt, va_list ap)
 {
-	if (level > max_level)
-		return;
 	static int journal = -1;
-	va_list ap;
+
 	if (journal < 0)
 		journal = getenv("JOURNAL_STREAM") != NULL;
 	/* "<N>" prefixes let journald assign the priority to each stderr line. */
 	if (journal)
 		fprintf(stderr, "<%d>", level);
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
+	if (error < 0)
+		fprintf(stderr, ": %s", strerror(-error));
 	fputc('\n', stderr);
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > max_level)
+		return;
+	va_start(ap, fmt);
+	log_va(level, 0, fmt, ap);
+	va_end(ap);
+}
+
+int log_msg_errno(int level, int error, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > max_level)
+		return error;
+	va_start(ap, fmt);
+	log_va(level, error, fmt, ap);
+	va_end(ap);
+	return error;
 }

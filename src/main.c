@@ -413,6 +413,59 @@ static int on_disconnected(sd_bus_message *m, void *loop, sd_bus_error *error)
 	return 0;
 }
 
+/* The bus connection, on the loop; its loss ends the loop. */
+static int connect_bus(struct context *ctx, GMainLoop *loop)
+{
+	int r;
+
+	if ((r = sd_bus_open_system(&ctx->bus)) < 0)
+		return log_err_errno(r, "Cannot connect to the system bus");
+	if ((r = sd_bus_attach_event(ctx->bus, ctx->event, SD_EVENT_PRIORITY_NORMAL)) < 0 ||
+	    (r = sd_bus_match_signal(ctx->bus, NULL, "org.freedesktop.DBus.Local",
+				     "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
+				     "Disconnected", on_disconnected, loop)) < 0)
+		return log_err_errno(r, "Cannot set up the bus connection");
+	return 0;
+}
+
+/* Everything the object's methods use, then the object. addrwatch is
+ * optional: without it 'interface' and 'stale' are unavailable. */
+static int set_up(struct context *ctx, const struct events_config *ecfg, const char *addr_file,
+		  struct addrwatch **addrwatch)
+{
+	int r;
+
+	/* Events before the name: entries created from now on carry event data. */
+	if ((r = events_new(ctx->event, ctx->bus, ecfg, &ctx->events)) < 0)
+		return log_err_errno(r, "Cannot listen to conntrack events");
+	if ((r = export_budget_new(ctx->event, export_budget, geteuid(), &ctx->exports)) < 0)
+		return log_err_errno(r, "Cannot follow exports");
+	if (listing_budget && (r = listings_new(ctx->event, listing_budget, LISTING_IDLE_USEC, &ctx->listings)) < 0)
+		return log_err_errno(r, "Cannot set up kept listings");
+	if ((r = addrwatch_new(ctx->event, addr_file, &addr_cfg, addrwatch)) < 0)
+		log_warn_errno(r, "Cannot follow interface addresses ('interface' and 'stale' are unavailable)");
+	else
+		ctx->filter_env = (struct filter_env){ *addrwatch, addrwatch_interface, addrwatch_stale,
+						     addrwatch_owners };
+	if ((r = limits_new(geteuid(), &ctx->limits)) < 0 || (r = auth_new(ctx->limits, &ctx->auth)) < 0 ||
+	    (r = bus_add_object(ctx)) < 0)
+		return log_err_errno(r, "Cannot set up the bus object");
+	return 0;
+}
+
+/* With --exit-idle: the timer that ends an idle service. */
+static int arm_idle_timer(struct context *ctx, struct leaving *leaving)
+{
+	int r;
+
+	if (!exit_idle_sec)
+		return 0;
+	(void)sd_event_now(ctx->event, CLOCK_MONOTONIC, &ctx->last_call_usec);
+	r = sd_event_add_time(ctx->event, NULL, CLOCK_MONOTONIC,
+			      ctx->last_call_usec + (uint64_t)exit_idle_sec * 1000000, 0, idle_check, leaving);
+	return r < 0 ? log_err_errno(r, "Cannot set up the idle timer") : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct context ctx = { .page_size = PAGE_SIZE_DEFAULT, .summary_groups = SUMMARY_GROUPS_DEFAULT,
@@ -433,16 +486,15 @@ int main(int argc, char **argv)
 	/* A client that goes away must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
 
-	r = ct_probe(&ctx.caps);
-	if (r < 0) {
-		log_err("Cannot read the conntrack table: %s", strerror(-r));
+	if ((r = ct_probe(&ctx.caps)) < 0) {
+		log_err_errno(r, "Cannot read the conntrack table");
 		return EXIT_FAILURE;
 	}
 
 	loop = g_main_loop_new(NULL, FALSE);
 	leaving.loop = loop;
 	if ((r = sd_event_new(&ctx.event)) < 0) {
-		log_err("Cannot create the event loop: %s", strerror(-r));
+		log_err_errno(r, "Cannot create the event loop");
 		goto out;
 	}
 	source = event_gsource_new(ctx.event);
@@ -450,56 +502,16 @@ int main(int argc, char **argv)
 	g_unix_signal_add(SIGTERM, on_signal, &leaving);
 	g_unix_signal_add(SIGINT, on_signal, &leaving);
 
-	if ((r = sd_bus_open_system(&ctx.bus)) < 0) {
-		log_err("Cannot connect to the system bus: %s", strerror(-r));
-		goto out;
-	}
-	if ((r = sd_bus_attach_event(ctx.bus, ctx.event, SD_EVENT_PRIORITY_NORMAL)) < 0 ||
-	    (r = sd_bus_match_signal(ctx.bus, NULL, "org.freedesktop.DBus.Local",
-				     "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local",
-				     "Disconnected", on_disconnected, loop)) < 0) {
-		log_err("Cannot set up the bus connection: %s", strerror(-r));
-		goto out;
-	}
-	/* Events before the name: entries created from now on carry event data. */
-	if ((r = events_new(ctx.event, ctx.bus, &ecfg, &ctx.events)) < 0) {
-		log_err("Cannot listen to conntrack events: %s", strerror(-r));
-		goto out;
-	}
-	if ((r = export_budget_new(ctx.event, export_budget, geteuid(), &ctx.exports)) < 0) {
-		log_err("Cannot follow exports: %s", strerror(-r));
-		goto out;
-	}
-	if (listing_budget && (r = listings_new(ctx.event, listing_budget, LISTING_IDLE_USEC, &ctx.listings)) < 0) {
-		log_err("Cannot set up kept listings: %s", strerror(-r));
-		goto out;
-	}
 	addr_file = state_file();
-	if ((r = addrwatch_new(ctx.event, addr_file, &addr_cfg, &addrwatch)) < 0)
-		log_warn("Cannot follow interface addresses (%s): 'interface' and 'stale' are unavailable",
-			 strerror(-r));
-	else
-		ctx.filter_env = (struct filter_env){ addrwatch, addrwatch_interface, addrwatch_stale,
-						    addrwatch_owners };
-	if ((r = limits_new(geteuid(), &ctx.limits)) < 0 || (r = auth_new(ctx.limits, &ctx.auth)) < 0 ||
-	    (r = bus_add_object(&ctx)) < 0) {
-		log_err("Cannot set up the bus object: %s", strerror(-r));
+	if ((r = connect_bus(&ctx, loop)) < 0 || (r = set_up(&ctx, &ecfg, addr_file, &addrwatch)) < 0)
 		goto out;
-	}
 	/* The name comes last: callers only see us once everything is ready. */
 	if ((r = sd_bus_request_name(ctx.bus, BUS_NAME, 0)) < 0) {
-		log_err("Cannot acquire the name %s: %s", BUS_NAME, strerror(-r));
+		log_err_errno(r, "Cannot acquire the name %s", BUS_NAME);
 		goto out;
 	}
-	if (exit_idle_sec) {
-		(void)sd_event_now(ctx.event, CLOCK_MONOTONIC, &ctx.last_call_usec);
-		r = sd_event_add_time(ctx.event, NULL, CLOCK_MONOTONIC,
-				      ctx.last_call_usec + (uint64_t)exit_idle_sec * 1000000, 0, idle_check, &leaving);
-		if (r < 0) {
-			log_err("Cannot set up the idle timer: %s", strerror(-r));
-			goto out;
-		}
-	}
+	if ((r = arm_idle_timer(&ctx, &leaving)) < 0)
+		goto out;
 	log_info("Serving %s (page size %u)", BUS_NAME, ctx.page_size);
 	g_main_loop_run(loop);
 	r = 0;

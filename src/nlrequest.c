@@ -1,7 +1,23 @@
 #include "nlrequest.h"
 
 #include <errno.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <sys/socket.h>
+
+struct nlmsghdr *ct_msg_header(char *buf, uint8_t msg, uint16_t flags, uint8_t family, uint32_t seq)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
+	nlh->nlmsg_flags = flags;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	return nlh;
+}
 
 int nl_request(int family, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {

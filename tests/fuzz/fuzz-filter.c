@@ -12,6 +12,7 @@
 #include "../unit/busmsg.h"
 #include "connspec.h"
 #include "filter.h"
+#include "kfilter.h"
 
 struct input { const uint8_t *p; size_t n; };
 

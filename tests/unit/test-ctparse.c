@@ -52,7 +52,7 @@ static void test_tcp4(void)
 	nfct_set_attr_u8(ct, ATTR_TCP_STATE, 3);
 	nfct_set_attr_u32(ct, ATTR_TIMEOUT, 431999);
 	nfct_set_attr_u32(ct, ATTR_MARK, 0xdeadbeef);
-	nfct_set_attr_u32(ct, ATTR_STATUS, (1u << 1) | (1u << 4));
+	nfct_set_attr_u32(ct, ATTR_STATUS, IPS_SEEN_REPLY | IPS_SRC_NAT);
 	nfct_set_attr_u16(ct, ATTR_ZONE, 7);
 	nfct_set_attr(ct, ATTR_HELPER_NAME, "ftp");
 
@@ -69,7 +69,7 @@ static void test_tcp4(void)
 	g_assert_cmpuint(r.timeout, ==, 431999);
 	g_assert_cmpuint(r.mark, ==, 0xdeadbeef);
 	/* The library's builder adds CONFIRMED, as the kernel wants for creation. */
-	g_assert_cmpuint(r.status, ==, (1u << 1) | (1u << 3) | (1u << 4));
+	g_assert_cmpuint(r.status, ==, IPS_SEEN_REPLY | IPS_CONFIRMED | IPS_SRC_NAT);
 	g_assert_cmpuint(r.zone, ==, 7);
 	g_assert_true(r.flags & CT_HAS_STATE);
 	g_assert_cmpstr(ct_state_name(r.proto, r.state), ==, "ESTABLISHED");

@@ -1,11 +1,14 @@
 /* Filter parsing (every error names its key), matching, and the kernel part. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter/nf_conntrack_sctp.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
 #include <string.h>
 
 #include "busmsg.h"
 #include "filter.h"
+#include "kfilter.h"
 
 static const struct filter_env *env;   /* address source for 'interface'/'stale' */
 
@@ -56,10 +59,10 @@ static void test_parse_all_keys(void)
 		 "zone", "n", 3, "nat", "s", "none", "nat-address", "s", "2001:db8:ffff::1");
 	g_assert_cmpuint(f.family, ==, AF_INET6);
 	g_assert_cmpuint(f.proto, ==, IPPROTO_TCP);
-	g_assert_cmpuint(f.tcp_states, ==, 1u << 3);
-	g_assert_cmpuint(f.sctp_states, ==, 1u << 4);   /* ESTABLISHED is an SCTP state too */
-	g_assert_cmpuint(f.status_set, ==, 1u << 2);
-	g_assert_cmpuint(f.status_clear, ==, 1u << 1);
+	g_assert_cmpuint(f.tcp_states, ==, 1u << TCP_CONNTRACK_ESTABLISHED);
+	g_assert_cmpuint(f.sctp_states, ==, 1u << SCTP_CONNTRACK_ESTABLISHED);   /* an SCTP state too */
+	g_assert_cmpuint(f.status_set, ==, IPS_ASSURED);
+	g_assert_cmpuint(f.status_clear, ==, IPS_SEEN_REPLY);
 	g_assert_cmpuint(f.addr[FK_ADDRESS].len, ==, 32);
 	g_assert_cmpuint(f.addr[FK_REPLY_DST].len, ==, 64);
 	g_assert_cmpuint(f.port, ==, 80);
@@ -200,7 +203,7 @@ static void test_match(void)
 {
 	/* LAN host 10.0.0.2 SNATed to 198.51.100.2 towards 198.51.100.1:80 */
 	struct ct_record r = rec4("10.0.0.2", "198.51.100.1", 40000, 80, "198.51.100.1", "198.51.100.2");
-	r.status = (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4);   /* SEEN_REPLY ASSURED CONFIRMED SRC_NAT */
+	r.status = IPS_SEEN_REPLY | IPS_ASSURED | IPS_CONFIRMED | IPS_SRC_NAT;
 	r.flags |= CT_HAS_STATE;
 	r.state = 3;
 	r.mark = 0x1234;
@@ -239,7 +242,7 @@ static void test_match(void)
 
 	/* The same flow seen as a DNAT: nat-address is then the reply source. */
 	struct ct_record d = rec4("10.0.0.2", "10.0.0.1", 40000, 8080, "203.0.113.1", "10.0.0.2");
-	d.status = 1u << 5;
+	d.status = IPS_DST_NAT;
 	g_assert_true(MATCH(&d, 1, "nat-address", "s", "203.0.113.1"));
 	g_assert_true(MATCH(&d, 1, "status", "as", 1, "UNREPLIED"));
 	g_assert_false(MATCH(&d, 1, "state", "s", "ESTABLISHED"));   /* no state known */
@@ -284,8 +287,8 @@ static void test_kernel_part(void)
 	PARSE_OK(&f, 1, "status", "as", 2, "ASSURED", "UNREPLIED");
 	filter_to_kernel(&f, &all, &kf);
 	g_assert_true(kf.status);
-	g_assert_cmpuint(kf.status_val, ==, 1u << 2);
-	g_assert_cmpuint(kf.status_mask, ==, (1u << 2) | (1u << 1));
+	g_assert_cmpuint(kf.status_val, ==, IPS_ASSURED);
+	g_assert_cmpuint(kf.status_mask, ==, IPS_ASSURED | IPS_SEEN_REPLY);
 	filter_to_kernel(&f, &none, &kf);
 	g_assert_false(kf.status);
 
