@@ -9,40 +9,12 @@ static bool exact(const struct addr_prefix *p)
 	return p->len == (p->family == AF_INET ? 32 : 128);
 }
 
-void filter_to_kernel(const struct ct_filter *f, const struct ct_kcaps *caps, struct ct_kfilter *kf)
+/* The tuple part (CTA_FILTER): protocol, ports, exact addresses. Ports need
+ * the protocol, and the kernel only compares them for TCP and UDP. The tuple
+ * filter needs a family: without one, the dump asks each family in turn
+ * (ctread.c). */
+static void tuple_to_kernel(const struct ct_filter *f, struct ct_kfilter *kf)
 {
-	static const enum filter_key addr_keys[] = {
-		FK_ADDRESS, FK_SRC, FK_DST, FK_REPLY_SRC, FK_REPLY_DST, FK_NAT_ADDRESS,
-	};
-
-	memset(kf, 0, sizeof(*kf));
-	kf->family = FILTER_HAS(f, FK_FAMILY) ? f->family : 0;
-	/* Every address key implies its family; two different ones match nothing. */
-	for (size_t i = 0; i < sizeof(addr_keys) / sizeof(addr_keys[0]); i++) {
-		const struct addr_prefix *p = &f->addr[addr_keys[i]];
-		if (!FILTER_HAS(f, addr_keys[i]))
-			continue;
-		if (kf->family && kf->family != p->family)
-			kf->empty = true;
-		kf->family = p->family;
-	}
-
-	if (FILTER_HAS(f, FK_MARK)) {
-		kf->mark = true;
-		kf->mark_mask = f->mark_mask;
-		kf->mark_val = f->mark & f->mark_mask;
-	}
-	if (caps->status_filter && (f->status_set | f->status_clear)) {
-		kf->status = true;
-		kf->status_val = f->status_set;
-		kf->status_mask = f->status_set | f->status_clear;
-	}
-
-	/* Ports need the protocol, and the kernel only compares them for TCP and
-	 * UDP. The tuple filter needs a family: without one, the dump asks each
-	 * family in turn (ctread.c). */
-	if (!caps->tuple_filter || kf->empty)
-		return;
 	if (FILTER_HAS(f, FK_PROTOCOL)) {
 		kf->proto = f->proto;
 		kf->orig_flags |= CTA_FILTER_F_PROTO_NUM;
@@ -73,4 +45,37 @@ void filter_to_kernel(const struct ct_filter *f, const struct ct_kcaps *caps, st
 		memcpy(kf->reply.dst, f->addr[FK_REPLY_DST].addr, 16);
 		kf->reply_flags |= CTA_FILTER_F_IP_DST;
 	}
+}
+
+void filter_to_kernel(const struct ct_filter *f, const struct ct_kcaps *caps, struct ct_kfilter *kf)
+{
+	static const enum filter_key addr_keys[] = {
+		FK_ADDRESS, FK_SRC, FK_DST, FK_REPLY_SRC, FK_REPLY_DST, FK_NAT_ADDRESS,
+	};
+
+	memset(kf, 0, sizeof(*kf));
+	kf->family = FILTER_HAS(f, FK_FAMILY) ? f->family : 0;
+	/* Every address key implies its family; two different ones match nothing. */
+	for (size_t i = 0; i < sizeof(addr_keys) / sizeof(addr_keys[0]); i++) {
+		const struct addr_prefix *p = &f->addr[addr_keys[i]];
+		if (!FILTER_HAS(f, addr_keys[i]))
+			continue;
+		if (kf->family && kf->family != p->family)
+			kf->empty = true;
+		kf->family = p->family;
+	}
+
+	if (FILTER_HAS(f, FK_MARK)) {
+		kf->mark = true;
+		kf->mark_mask = f->mark_mask;
+		kf->mark_val = f->mark & f->mark_mask;
+	}
+	if (caps->status_filter && (f->status_set | f->status_clear)) {
+		kf->status = true;
+		kf->status_val = f->status_set;
+		kf->status_mask = f->status_set | f->status_clear;
+	}
+
+	if (caps->tuple_filter && !kf->empty)
+		tuple_to_kernel(f, kf);
 }

@@ -328,16 +328,10 @@ static int list_all_at_once(struct ctl *c)
 	return r;
 }
 
-int ctl_summary(struct ctl *c)
+/* Summarize with the command line's filter, key and options. */
+static int summary_call(struct ctl *c, const char *by, sd_bus_message **reply)
 {
-	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-	static const char *const names[] = { "", "CONNECTIONS", "SHARE", "PACKETS", "BYTES" };
-	static const bool right[] = { false, true, true, true, true };
-	const char *by = c->by ? c->by : "src", *key;
-	char head[32];
-	struct ctl_table *t = NULL;
-	uint32_t total, conns;
-	uint64_t packets, bytes, shown = 0;
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
 	int r;
 
 	if ((r = ctl_new_call(c, "Summarize", &m)) < 0 ||
@@ -349,7 +343,47 @@ int ctl_summary(struct ctl *c)
 	    (c->offset && (r = sd_bus_message_append(m, "{sv}", "offset", "u", (uint32_t)c->offset)) < 0) ||
 	    (r = sd_bus_message_close_container(m)) < 0)
 		return ctl_report(c, "Summarize", NULL, r);
-	if ((r = ctl_send(c, m, &reply)) != 0)
+	return ctl_send(c, m, reply);
+}
+
+/* One group: a JSON or CSV line, or a row of table t. */
+static void summary_group(const struct ctl *c, struct ctl_table *t, uint32_t total, const char *key,
+			  uint32_t conns, uint64_t packets, uint64_t bytes)
+{
+	char share[16], cn[16], p[24], b[CTL_UNIT_LEN];
+
+	if (c->output == OUT_JSON) {
+		fputs("{\"key\":", stdout);
+		ctl_json_string(stdout, key);
+		printf(",\"connections\":%" PRIu32 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}\n",
+		       conns, packets, bytes);
+		return;
+	}
+	if (c->output == OUT_CSV) {
+		/* Keys hold no commas or quotes (addresses, numbers, names). */
+		printf("%s,%" PRIu32 ",%" PRIu64 ",%" PRIu64 "\n", key, conns, packets, bytes);
+		return;
+	}
+	snprintf(share, sizeof(share), "%.1f%%", total ? 100.0 * conns / total : 0.0);
+	snprintf(cn, sizeof(cn), "%" PRIu32, conns);
+	snprintf(p, sizeof(p), "%" PRIu64, packets);
+	const char *cells[5] = { *key ? key : "-", cn, share, p, ctl_format_bytes(bytes, b) };
+	ctl_table_add(t, cells);
+}
+
+int ctl_summary(struct ctl *c)
+{
+	_cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+	static const char *const names[] = { "", "CONNECTIONS", "SHARE", "PACKETS", "BYTES" };
+	static const bool right[] = { false, true, true, true, true };
+	const char *by = c->by ? c->by : "src", *key;
+	char head[32];
+	struct ctl_table *t = NULL;
+	uint32_t total, conns;
+	uint64_t packets, bytes, shown = 0;
+	int r;
+
+	if ((r = summary_call(c, by, &reply)) != 0)
 		return r;
 	if ((r = sd_bus_message_read(reply, "u", &total)) < 0 ||
 	    (r = sd_bus_message_enter_container(reply, 'a', "(sutt)")) < 0)
@@ -364,28 +398,8 @@ int ctl_summary(struct ctl *c)
 	} else if (c->output == OUT_CSV && c->legend)
 		printf("%s,connections,packets,bytes\n", by);
 	while ((r = sd_bus_message_read(reply, "(sutt)", &key, &conns, &packets, &bytes)) > 0) {
-		char share[16], p[24], b[CTL_UNIT_LEN];
 		shown++;
-		if (c->output == OUT_JSON) {
-			fputs("{\"key\":", stdout);
-			ctl_json_string(stdout, key);
-			printf(",\"connections\":%" PRIu32 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}\n",
-			       conns, packets, bytes);
-			continue;
-		}
-		if (c->output == OUT_CSV) {
-			/* Keys hold no commas or quotes (addresses, numbers, names). */
-			printf("%s,%" PRIu32 ",%" PRIu64 ",%" PRIu64 "\n", key, conns, packets, bytes);
-			continue;
-		}
-		snprintf(share, sizeof(share), "%.1f%%", total ? 100.0 * conns / total : 0.0);
-		snprintf(p, sizeof(p), "%" PRIu64, packets);
-		{
-			char cn[16];
-			snprintf(cn, sizeof(cn), "%" PRIu32, conns);
-			const char *cells[5] = { *key ? key : "-", cn, share, p, ctl_format_bytes(bytes, b) };
-			ctl_table_add(t, cells);
-		}
+		summary_group(c, t, total, key, conns, packets, bytes);
 	}
 	if (r < 0) {
 		ctl_table_free(t);
