@@ -5,6 +5,7 @@
  * to sd-event, so all work is dispatched from the same thread. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <glib-unix.h>
 #include <glib.h>
 #include <signal.h>
@@ -485,6 +486,10 @@ int main(int argc, char **argv)
 
 	/* A client that goes away must not kill us while we write to it. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Big blocks (listings, pages, replies) straight from mmap, always: freed,
+	 * they go back to the system. glibc's threshold otherwise grows with the
+	 * biggest block freed, and the heap then keeps what a big call used. */
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	if ((r = ct_probe(&ctx.caps)) < 0) {
 		log_err_errno(r, "Cannot read the conntrack table");
