@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -78,7 +79,7 @@ def enter_namespaces():
     if os.geteuid() != 0:
         print("1..0 # SKIP integration tests need root")
         sys.exit(0)
-    env = dict(os.environ, CD_SANDBOX_NS="1")
+    env = dict(os.environ, CD_SANDBOX_NS="1", CD_HOST_NETNS=os.readlink("/proc/self/ns/net"))
     os.execvpe("unshare", ["unshare", "--net", "--mount", "--propagation", "private", "--",
                            "/usr/bin/python3"] + sys.argv, env)
 
@@ -305,7 +306,27 @@ class Sandbox:
     def stop(self):
         for p in reversed(self.procs):
             self._stop(p)
+        self._end_namespace()
         self._keep_logs()
+
+    def _end_namespace(self):
+        """Nothing outlives the sandbox: a process our children left behind
+        (cockpit-bridge's ssh-agent) would keep the network namespace alive,
+        and with it its conntrack entries, which every later dump on the
+        machine walks past (the kernel's hash table is shared). Then our
+        table is emptied. Never in the host's namespace."""
+        ours = os.readlink("/proc/self/ns/net")
+        if ours == os.environ.get("CD_HOST_NETNS", ours):
+            return
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                if os.readlink("/proc/%s/ns/net" % pid) == ours:
+                    os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass   # gone meanwhile
+        subprocess.run(["conntrack", "-F"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def _keep_logs(self):
         """Copies the logs out of the sandbox's /run, which dies with it."""
