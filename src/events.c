@@ -27,6 +27,9 @@ struct events {
 	uint64_t generation, last_emit_usec;
 	uint32_t new, updated, destroyed;
 	bool lost;
+	/* From an overflow until the queue is empty again the kernel drops
+	 * events without a further ENOBUFS: any subscriber then misses some. */
+	bool overflowing;
 	bool changed;           /* any event since the last signal: Count changed */
 	uint64_t total_lost;    /* overflows since start, for the log */
 	char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
@@ -133,12 +136,15 @@ static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 	for (int i = 0; i < RECVS_PER_WAKEUP; i++) {
 		ssize_t n = recv(fd, ev->buf, sizeof(ev->buf), MSG_DONTWAIT);
 		if (n < 0) {
+			if (errno == EAGAIN)
+				ev->overflowing = false;
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			if (errno == ENOBUFS) {
 				/* The kernel dropped events: say so; Count is read from the
 				 * kernel, so it is right again with the next signal. */
-				ev->lost = active;
+				ev->overflowing = true;
+				ev->lost |= active;
 				ev->changed = true;
 				ev->total_lost++;
 				log_debug("conntrack events lost (receive buffer overflow)");
@@ -151,6 +157,10 @@ static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		if (active)
 			count(ev, ev->buf, (size_t)n);
 	}
+	/* Checked on every wakeup, not only at the ENOBUFS: the overflow may
+	 * have begun before this subscriber came. */
+	if (active && ev->overflowing)
+		ev->lost = true;
 	if (ev->changed)
 		schedule(ev);
 	return 0;

@@ -4,6 +4,7 @@
 The subscriber is tests/tools/cdwatch, an sd-bus client that prints every
 signal with a CLOCK_MONOTONIC timestamp (Python's time.monotonic())."""
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -237,6 +238,38 @@ def test_overflow():
     w.kill()
 
 
+def test_overflow_before_subscribing():
+    """The kernel drops events silently from an overflow until the service
+    has emptied its queue, whoever subscribed meanwhile. A subscriber that
+    arrives while an overflow nobody was told of is still being drained,
+    then entries made while the queue is still full: it is told lost=true,
+    or counts them all."""
+    sb.stop_service()
+    sb.service_args = []
+    sb.start_service()
+    pid = sb.service.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        fill(120000)            # past the default buffer, nobody subscribed
+        watch = []
+        t = threading.Thread(target=lambda: watch.append(Watch()))
+        t.start()
+        time.sleep(0.5)         # its Subscribe waits in the service's queue
+        os.kill(pid, signal.SIGCONT)
+        t.join()
+        os.kill(pid, signal.SIGSTOP)   # subscribed, the backlog not yet read
+        fill(5000)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    w = watch[0]
+    quiet(w)
+    sig = w.changed()
+    new, lost = sum(s[1] for s in sig), any(s[4] for s in sig)
+    tap.ok(lost or new >= 5000, "after an overflow before subscribing: %d new counted, lost=%s" % (new, lost))
+    w.kill()
+    sandbox.run("conntrack -F >/dev/null 2>&1")
+
+
 try:
     tap.run(test_no_signal_without_subscribers)
     tap.run(test_traffic)
@@ -245,6 +278,7 @@ try:
     tap.run(test_subscribe_errors)
     tap.run(test_expiry)
     tap.run(test_overflow)
+    tap.run(test_overflow_before_subscribing)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())
