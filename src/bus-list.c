@@ -1,6 +1,7 @@
 #include "bus-list.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,9 @@ struct list_call {
 	struct ct_dump *dump;
 	char *key;        /* of the listing this call reads or makes */
 	bool second_pass;
+	/* A page of the whole table in dump order, nothing kept: answered as
+	 * soon as it is full, with the table's count as the total. */
+	bool early;
 	/* Making a listing: every matching record, in dump order, up to room. */
 	bool building;
 	struct ct_record *all;
@@ -178,6 +182,7 @@ static int list_reply(struct list_call *c)
 static int list_on_record(const struct ct_record *r, void *userdata)
 {
 	struct list_call *c = userdata;
+	int r2;
 
 	if (!filter_match(&c->filter, r))
 		return 0;
@@ -196,7 +201,9 @@ static int list_on_record(const struct ct_record *r, void *userdata)
 		}
 		c->all[c->nall++] = *r;
 	}
-	return page_add(&c->page, r);
+	if ((r2 = page_add(&c->page, r)) < 0)
+		return r2;
+	return c->early && page_window_full(&c->page);   /* 1 ends the dump */
 }
 
 static void list_on_done(struct ct_dump *d, int error, void *userdata)
@@ -210,7 +217,18 @@ static void list_on_done(struct ct_dump *d, int error, void *userdata)
 		reply_dump_error(c->base.m, error);
 		goto out;
 	}
-	if (c->second_pass)
+	if (c->early) {
+		uint32_t count = 0;
+		/* The dump stopped at the page: the kernel counts the rest. */
+		if ((r = ct_count(&count, NULL)) < 0) {
+			reply_dump_error(c->base.m, r);
+			goto out;
+		}
+		if (count > c->page.total)
+			c->page.total = count;
+		log_debug("Answering %zu entries at offset %" PRIu64 " of the table's %" PRIu64
+			  " without dumping the rest", c->page.nout, c->opts.offset, c->page.total);
+	} else if (c->second_pass)
 		page_compact(&c->page);
 	else {
 		if ((r = page_finish(&c->page)) < 0) {
@@ -232,6 +250,13 @@ out:
 	list_call_free(&c->base);
 }
 
+/* Whether the page, once full, can be answered without the rest of the
+ * dump: in dump order, of the whole table (whose size the kernel counts). */
+static bool answers_early(const struct list_call *c)
+{
+	return c->opts.sort == SORT_NONE && !c->opts.reverse && c->filter.keys == 0;
+}
+
 /* Sets up the page: a later page of a listing still kept is answered from
  * it (1 returned: done); otherwise, when the whole listing fits the
  * budget, the dump makes the whole listing (answered, then kept); else just
@@ -245,6 +270,7 @@ static int list_start_page(struct list_call *c)
 
 	if (!ls || !c->key) {
 		page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse, PAGE_KEEP_MAX);
+		c->early = answers_early(c);
 		return 1;
 	}
 	if (c->opts.offset > 0 && !c->opts.fresh) {
@@ -274,6 +300,7 @@ static int list_start_page(struct list_call *c)
 	} else if (room > 0)
 		listings_end_build(ls);
 	page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse, PAGE_KEEP_MAX);
+	c->early = !c->building && answers_early(c);
 	return 1;
 }
 

@@ -29,6 +29,7 @@ struct ct_dump {
 	ct_dump_done_fn on_done;
 	void *userdata;
 	int abort_error;
+	bool stopped;           /* on_record had enough */
 	char buf[RECV_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
@@ -122,6 +123,10 @@ static int data_cb(const struct nlmsghdr *nlh, void *data)
 		d->abort_error = k;
 		return MNL_CB_ERROR;
 	}
+	if (k > 0) {
+		d->stopped = true;
+		return MNL_CB_STOP;
+	}
 	return MNL_CB_OK;
 }
 
@@ -157,7 +162,7 @@ static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			return 0;
 		}
 		int k = mnl_cb_run(d->buf, (size_t)n, d->seq, d->portid, data_cb, d);
-		if (k == MNL_CB_STOP && d->then_ipv6) {
+		if (k == MNL_CB_STOP && d->then_ipv6 && !d->stopped) {
 			int r;
 			d->then_ipv6 = false;
 			d->kf.family = AF_INET6;

@@ -9,7 +9,8 @@
 
 struct ct_dump;
 
-/* Called for every parsed entry; a negative return aborts the dump with that error. */
+/* Called for every parsed entry; a negative return aborts the dump with that
+ * error, a positive one ends it there (done is called with 0). */
 typedef int (*ct_dump_record_fn)(const struct ct_record *r, void *userdata);
 /* Called once when the dump ends: 0, or a negative errno. The callee may free the dump. */
 typedef void (*ct_dump_done_fn)(struct ct_dump *d, int error, void *userdata);

@@ -229,6 +229,11 @@ static int reorder(struct ct_record *recs, const struct page_slot *slots, size_t
 	return 0;
 }
 
+bool page_window_full(const struct page *p)
+{
+	return !p->heap_mode && p->total >= p->offset + p->limit;
+}
+
 int page_finish(struct page *p)
 {
 	size_t start, n;

@@ -54,6 +54,8 @@ int page_add(struct page *p, const struct ct_record *r);
  * pass is needed, the slots to fill). */
 int page_finish(struct page *p);
 bool page_needs_second_pass(const struct page *p);
+/* In dump order: whether every record of the page has been seen. */
+bool page_window_full(const struct page *p);
 void page_fill(struct page *p, const struct ct_record *r);
 /* Puts n records (in dump order) into the order of sort and reverse, the
  * same as pages give them; -ENOMEM if it cannot. */

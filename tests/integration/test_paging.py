@@ -151,11 +151,41 @@ def test_budget():
     sb.start_service()
 
 
+def test_early_page():
+    """A table larger than the budget, listed whole in dump order: each page
+    is answered once full, with the kernel's count as the total."""
+    sandbox.run("conntrack -F >/dev/null 2>&1")
+    fill("10.105.0.0")
+    sb.stop_service()
+    sb.start_service(["--listing-budget=%d" % (176 * 100)])
+    order = [e["id"] for e in sb.conntrack()]
+    count = int(sandbox.run("conntrack -C").stdout)
+    c = Client()
+    t, ids = c.list()
+    tap.eq((t, ids), (count, order[:PAGE]), "first page: the table's count and the dump's first entries")
+    t, ids = c.list(offset=4 * PAGE)
+    tap.eq((t, ids), (count, order[4 * PAGE:5 * PAGE]), "a later page: the dump's entries at its offset")
+    t, ids = c.list(limit=0)
+    tap.eq((t, ids), (count, []), "limit 0: the count alone")
+    log = open(sb.service_log).read()
+    tap.ok("Answering 50 entries at offset 200 of the table's %d without dumping the rest" % count in log,
+           "the page was answered without the rest of the dump", log[-2000:])
+    t, ids = c.list({"src": "10.105.0.0/24"})
+    want = [e["id"] for e in sb.conntrack("-s", "10.105.0.0/24")]
+    tap.eq((t, ids), (len(want), want[:PAGE]), "a filter's total is still counted over the whole dump")
+    t, ids = c.list(sort="id")
+    tap.eq((t, ids), (count, sorted(order)[:PAGE]), "a sorted page still reads the whole table")
+    c.close()
+    sb.stop_service()
+    sb.start_service()
+
+
 try:
     tap.run(test_pages_while_changing)
     tap.run(test_fresh_and_new_listing)
     tap.run(test_caller_leaves)
     tap.run(test_budget)
+    tap.run(test_early_page)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())
