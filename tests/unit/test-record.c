@@ -114,11 +114,32 @@ static void test_icmp6(void)
 	round_trip(&r);
 }
 
+/* IPv4 text is written by hand (no inet_ntop): it must equal inet_ntop's for
+ * every octet value, at every position. */
+static void test_ipv4_text(void)
+{
+	char ours[INET6_ADDRSTRLEN], libc[INET_ADDRSTRLEN];
+	uint8_t a[16] = { 0 };
+
+	for (unsigned v = 0; v < 256; v++)
+		for (unsigned pos = 0; pos < 4; pos++) {
+			memset(a, (int)((v * 7 + pos) & 0xff), 4);
+			a[pos] = (uint8_t)v;
+			g_assert_nonnull(inet_ntop(AF_INET, a, libc, sizeof(libc)));
+			g_assert_cmpstr(ct_addr_str(AF_INET, a, ours), ==, libc);
+		}
+	memset(a, 255, 4);
+	g_assert_cmpstr(ct_addr_str(AF_INET, a, ours), ==, "255.255.255.255");
+	memset(a, 0, 4);
+	g_assert_cmpstr(ct_addr_str(AF_INET, a, ours), ==, "0.0.0.0");
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/record/round-trip/tcp-snat", test_tcp);
 	g_test_add_func("/record/round-trip/icmpv6-labels-helper", test_icmp6);
 	g_test_add_func("/record/csv-garbage", test_csv_garbage);
+	g_test_add_func("/record/ipv4-text", test_ipv4_text);
 	return g_test_run();
 }
