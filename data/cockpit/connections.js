@@ -35,6 +35,14 @@ let liveTimer = null, liveSub = null, liveTick = null, pendingRefresh = false;
 /* Counters move without change signals: live mode also refreshes this often,
  * while the page is visible, so that rates stay current. */
 const LIVE_TICK_MS = 3000;
+/* A refresh reads the whole table at least once (Top talkers always, the
+ * list too for sorted or filtered views): seconds of the service's time on a
+ * big table. Live refreshes come no sooner than LIVE_COST times what the
+ * last refresh took, so that live mode costs the service at most about a
+ * tenth of a core, whatever the table's size; never more than one a second. */
+const LIVE_COST = 10, LIVE_MIN_MS = 1000;
+let lastLoad = { ended: 0, took: 0 };
+const liveWait = () => Math.max(LIVE_MIN_MS, LIVE_COST * lastLoad.took);
 
 /* The service's filter keys the page uses, with their D-Bus types. The form
  * has a field for the first seven; the others come from Top talkers. */
@@ -610,6 +618,7 @@ function refresh(reuse) {
 }
 
 function load() {
+    const started = performance.now();
     state.busy = true;
     pendingRefresh = false;
     const seq = asked;
@@ -667,6 +676,8 @@ function load() {
             })
             .finally(() => {
                 state.busy = false;
+                lastLoad = { ended: performance.now(), took: performance.now() - started };
+                showLiveWait();
                 if (again || pendingRefresh)
                     load();
                 else
@@ -801,13 +812,40 @@ function flush() {
                     .then(() => refresh()));
 }
 
-/* ---- Live mode: the service's coalesced signal, throttled to one refresh a second ---- */
+/* ---- Live mode: the service's coalesced signal, throttled by what a refresh costs ---- */
+
+/* The wait between live refreshes, shown when it is longer than the tick. */
+function showLiveWait() {
+    const wait = liveWait();
+    document.body.dataset.liveWait = String(Math.round(wait));
+    const every = $("live-every");
+    every.hidden = !state.live || wait <= LIVE_TICK_MS;
+    every.textContent = cockpit.format(_("every $0"), duration(Math.round(wait / 1000)));
+    every.parentElement.title = every.hidden ? "" :
+        cockpit.format(_("A refresh of this view took $0 s: live updates wait ten times as long, to spare the system."),
+                       num(Math.round(lastLoad.took / 100) / 10));
+}
+
+/* The table changed: one live refresh once the wait since the last refresh
+ * is over. Checked again when the timer fires, as a refresh may have run or
+ * be running meanwhile (asking then would queue one right after it). */
+function liveSoon() {
+    if (liveTimer)
+        return;
+    const due = lastLoad.ended + liveWait() - performance.now();
+    liveTimer = window.setTimeout(() => {
+        liveTimer = null;
+        if (!state.live)
+            return;
+        if (state.busy || performance.now() < lastLoad.ended + liveWait())
+            liveSoon();
+        else
+            refresh();
+    }, Math.max(LIVE_MIN_MS, due));
+}
 
 function subscribe() {
-    liveSub = client.subscribe({ path: PATH, interface: IFACE, member: "ConnectionsChanged" }, () => {
-        if (!liveTimer)
-            liveTimer = window.setTimeout(() => { liveTimer = null; refresh() }, 1000);
-    });
+    liveSub = client.subscribe({ path: PATH, interface: IFACE, member: "ConnectionsChanged" }, liveSoon);
     client.call(PATH, IFACE, "Subscribe", [])
             .then(() => { document.body.dataset.live = "on" })
             .catch(err => {
@@ -824,7 +862,11 @@ function setLive(on) {
     window.clearInterval(liveTick);
     liveTick = null;
     if (on) {
-        liveTick = window.setInterval(() => { if (!document.hidden && !liveTimer) refresh() }, LIVE_TICK_MS);
+        liveTick = window.setInterval(() => {
+            if (!document.hidden && !liveTimer && !state.busy &&
+                performance.now() - lastLoad.ended >= Math.max(LIVE_TICK_MS, liveWait()))
+                refresh();
+        }, LIVE_MIN_MS);
         subscribe();
     } else {
         if (liveSub)
@@ -833,6 +875,7 @@ function setLive(on) {
         delete document.body.dataset.live;
         client.call(PATH, IFACE, "Unsubscribe", []).catch(() => {});
     }
+    showLiveWait();
     updateAccess();
 }
 

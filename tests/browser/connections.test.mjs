@@ -312,6 +312,37 @@ try {
         null, { timeout: 30000 }).then(() => true, () => false);
     pinger.kill();
     ok(rated, "live mode shows the rate of a moving flow (ping of 1 KiB every 0.2 s)");
+    // Live refreshes wait ten times what the last one took: on a bigger table
+    // that changes all the time, a refresh every few seconds, not every second.
+    sh(process.env.CTFILL, ["50000", "--src", "10.78.0.0", "--timeout", "600"]);
+    await settle(page, () => page.click("#refresh"));
+    const wait = Number(await page.evaluate(() => document.body.dataset.liveWait));
+    const asked0 = Number(await page.evaluate(() => document.body.dataset.asked));
+    let churned = 0;
+    const churn = setInterval(() => {
+        sh(process.env.CTFILL, ["5", "--src", "10.79.0.0", "--first", String(churned), "--timeout", "600"]);
+        churned += 5;
+    }, 300);
+    // Long enough for two waits, whatever the machine's speed.
+    const windowMs = Math.min(Math.max(8000, 2.5 * wait), 45000);
+    let minWait = wait;
+    for (const end = Date.now() + windowMs; Date.now() < end;) {
+        await page.waitForTimeout(500);
+        minWait = Math.min(minWait, Number(await page.evaluate(() => document.body.dataset.liveWait)));
+    }
+    clearInterval(churn);
+    const refreshes = Number(await page.evaluate(() => document.body.dataset.asked)) - asked0;
+    await page.waitForFunction(settled, 0, { timeout: 60000 }).catch(() => {});
+    // The wait and its hint, as one render left them.
+    const [waitNow, every] = await page.evaluate(() => [Number(document.body.dataset.liveWait),
+        document.getElementById("live-every").hidden ? "" : document.getElementById("live-every").textContent]);
+    // The hint shows when the wait is longer than the 3 s tick, in seconds.
+    const hinted = waitNow > 3000 ? every.includes(String(Math.round(waitNow / 1000))) : every === "";
+    ok(refreshes >= 1 && refreshes <= Math.ceil(windowMs / minWait) + 1 && hinted,
+       `live refreshes wait 10× what one took: ${refreshes} in ${windowMs / 1000} s while the table changed ` +
+       `every 0.3 s, "${every}" (waits ${wait} ms first, ${minWait} ms at least, ${waitNow} ms last)`);
+    for (const net of ["10.78.0.0/16", "10.79.0.0/16"])
+        execFileSync("conntrack", ["-D", "-s", net], { stdio: "ignore" });
     await page.uncheck("#live");
     await page.waitForSelector("body:not([data-live])");
 
