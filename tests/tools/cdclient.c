@@ -11,9 +11,10 @@
  *   cdclient flood N [--no-wait] [--statistics|--flush|--delete-matching FILTER] [--routed]
  *       sends N List calls (limit 0, sorted: each reads the whole table), or GetStatistics,
  *       Flush or DeleteMatching calls, at once on one connection; prints "ok K" and
- *       "error NAME COUNT" lines, or hangs up at once with --no-wait. With --routed it first prints "routed N" once the bus has passed every
- *       call on to the service (a bus call of its own on the same connection came back: the
- *       bus handles a connection's messages in order)
+ *       "error NAME COUNT" lines, or hangs up at once with --no-wait. With --routed it first
+ *       prints "routed N" once the bus has passed every call on to the service (a bus call of
+ *       its own on the same connection came back: the bus handles a connection's messages in
+ *       order)
  *
  * FILTER is KEY=TYPE:VALUE with TYPE s, q, u, b or as (comma-separated),
  * e.g. dport=q:443 src=s:10.0.0.0/8 status=as:ASSURED,SEEN_REPLY. */
