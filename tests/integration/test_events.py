@@ -238,6 +238,16 @@ def test_overflow():
     w.kill()
 
 
+def event_backlog(portid):
+    """Bytes waiting in the service's event socket (/proc/net/netlink: the
+    NETLINK_NETFILTER socket of portid bound to the three conntrack groups)."""
+    for line in open("/proc/net/netlink").read().splitlines()[1:]:
+        f = line.split()
+        if f[1] == "12" and f[2] == str(portid) and int(f[3], 16) == 7:
+            return int(f[4])
+    return None
+
+
 def test_overflow_before_subscribing():
     """The kernel drops events silently from an overflow until the service
     has emptied its queue, whoever subscribed meanwhile. A subscriber that
@@ -257,15 +267,25 @@ def test_overflow_before_subscribing():
         time.sleep(0.5)         # its Subscribe waits in the service's queue
         os.kill(pid, signal.SIGCONT)
         t.join()
-        os.kill(pid, signal.SIGSTOP)   # subscribed, the backlog not yet read
+        w = watch[0]
+        w.ready.wait(60)        # Watch() waits 10 s; a slow build may need more
+        os.kill(pid, signal.SIGSTOP)   # subscribed; the backlog, as it happens, not yet read
+        subscribed = any(l[0] == "ready" for l in w.lines) and not w.errors()
+        backlog = event_backlog(pid)
         fill(5000)
     finally:
         os.kill(pid, signal.SIGCONT)
-    w = watch[0]
+    # 5,000 new entries give a signal either way: wait for the first (the
+    # service first reads the backlog, seconds under ASan), then for quiet.
+    deadline = time.monotonic() + 60
+    while not w.changed() and time.monotonic() < deadline:
+        time.sleep(0.1)
     quiet(w)
     sig = w.changed()
     new, lost = sum(s[1] for s in sig), any(s[4] for s in sig)
-    tap.ok(lost or new >= 5000, "after an overflow before subscribing: %d new counted, lost=%s" % (new, lost))
+    tap.ok(subscribed and (lost or new >= 5000),
+           "after an overflow before subscribing: %d new counted, lost=%s (subscribed: %s; %s bytes of "
+           "events not yet read when the 5,000 came)" % (new, lost, subscribed, backlog), w.lines[:10])
     w.kill()
     sandbox.run("conntrack -F >/dev/null 2>&1")
 
