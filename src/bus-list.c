@@ -182,7 +182,7 @@ static int list_reply(struct list_call *c)
 static int list_on_record(const struct ct_record *r, void *userdata)
 {
 	struct list_call *c = userdata;
-	int r2;
+	int k;
 
 	if (!filter_match(&c->filter, r))
 		return 0;
@@ -201,8 +201,8 @@ static int list_on_record(const struct ct_record *r, void *userdata)
 		}
 		c->all[c->nall++] = *r;
 	}
-	if ((r2 = page_add(&c->page, r)) < 0)
-		return r2;
+	if ((k = page_add(&c->page, r)) < 0)
+		return k;
 	return c->early && page_window_full(&c->page);   /* 1 ends the dump */
 }
 
@@ -250,11 +250,13 @@ out:
 	list_call_free(&c->base);
 }
 
-/* Whether the page, once full, can be answered without the rest of the
- * dump: in dump order, of the whole table (whose size the kernel counts). */
-static bool answers_early(const struct list_call *c)
+/* The page the dump fills. Once full it is answered without the rest of the
+ * dump when nothing is being kept and it is in dump order, of the whole
+ * table (whose size the kernel counts). */
+static void begin_page(struct list_call *c)
 {
-	return c->opts.sort == SORT_NONE && !c->opts.reverse && c->filter.keys == 0;
+	page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse, PAGE_KEEP_MAX);
+	c->early = !c->building && c->opts.sort == SORT_NONE && !c->opts.reverse && c->filter.keys == 0;
 }
 
 /* Sets up the page: a later page of a listing still kept is answered from
@@ -269,8 +271,7 @@ static int list_start_page(struct list_call *c)
 	int r;
 
 	if (!ls || !c->key) {
-		page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse, PAGE_KEEP_MAX);
-		c->early = answers_early(c);
+		begin_page(c);
 		return 1;
 	}
 	if (c->opts.offset > 0 && !c->opts.fresh) {
@@ -299,8 +300,7 @@ static int list_start_page(struct list_call *c)
 		c->room = room;
 	} else if (room > 0)
 		listings_end_build(ls);
-	page_init(&c->page, c->opts.offset, c->opts.limit, c->opts.sort, c->opts.reverse, PAGE_KEEP_MAX);
-	c->early = !c->building && answers_early(c);
+	begin_page(c);
 	return 1;
 }
 

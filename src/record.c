@@ -362,6 +362,17 @@ static int append_tuple(sd_bus_message *m, uint8_t family, const struct ct_tuple
 	return sd_bus_message_append_basic(m, 'q', &t->dport);
 }
 
+/* Opens the {sv} entry key and its variant of contents; close both after. */
+static int open_entry(sd_bus_message *m, const char *key, const char *contents)
+{
+	int k;
+
+	if ((k = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
+	    (k = sd_bus_message_append_basic(m, 's', key)) < 0)
+		return k;
+	return sd_bus_message_open_container(m, 'v', contents);
+}
+
 static int append_extra(sd_bus_message *m, const struct ct_record *r)
 {
 	int k;
@@ -382,9 +393,7 @@ static int append_extra(sd_bus_message *m, const struct ct_record *r)
 	}
 	if (r->flags & CT_HAS_USE) {
 		/* Every entry has it: appended without a format string. */
-		if ((k = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
-		    (k = sd_bus_message_append_basic(m, 's', "use")) < 0 ||
-		    (k = sd_bus_message_open_container(m, 'v', "u")) < 0 ||
+		if ((k = open_entry(m, "use", "u")) < 0 ||
 		    (k = sd_bus_message_append_basic(m, 'u', &r->use)) < 0 ||
 		    (k = sd_bus_message_close_container(m)) < 0 ||
 		    (k = sd_bus_message_close_container(m)) < 0)
@@ -392,9 +401,7 @@ static int append_extra(sd_bus_message *m, const struct ct_record *r)
 	}
 	if (r->flags & CT_HAS_LABELS) {
 		/* Labels are bit numbers (connlabel.conf names are a userspace convention). */
-		if ((k = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
-		    (k = sd_bus_message_append(m, "s", "labels")) < 0 ||
-		    (k = sd_bus_message_open_container(m, 'v', "as")) < 0 ||
+		if ((k = open_entry(m, "labels", "as")) < 0 ||
 		    (k = sd_bus_message_open_container(m, 'a', "s")) < 0)
 			return k;
 		for (unsigned bit = 0; bit < 128; bit++) {

@@ -43,6 +43,8 @@ const LIVE_TICK_MS = 3000;
 const LIVE_COST = 10, LIVE_MIN_MS = 1000;
 let lastLoad = { ended: 0, took: 0 };
 const liveWait = () => Math.max(LIVE_MIN_MS, LIVE_COST * lastLoad.took);
+/* Whether a live refresh may start now: none running, and the wait (at least atLeast ms) over. */
+const liveDue = atLeast => !state.busy && performance.now() >= lastLoad.ended + Math.max(atLeast, liveWait());
 
 /* The service's filter keys the page uses, with their D-Bus types. The form
  * has a field for the first seven; the others come from Top talkers. */
@@ -676,7 +678,8 @@ function load() {
             })
             .finally(() => {
                 state.busy = false;
-                lastLoad = { ended: performance.now(), took: performance.now() - started };
+                const ended = performance.now();
+                lastLoad = { ended, took: ended - started };
                 showLiveWait();
                 if (again || pendingRefresh)
                     load();
@@ -837,10 +840,10 @@ function liveSoon() {
         liveTimer = null;
         if (!state.live)
             return;
-        if (state.busy || performance.now() < lastLoad.ended + liveWait())
-            liveSoon();
-        else
+        if (liveDue(0))
             refresh();
+        else
+            liveSoon();
     }, Math.max(LIVE_MIN_MS, due));
 }
 
@@ -863,8 +866,7 @@ function setLive(on) {
     liveTick = null;
     if (on) {
         liveTick = window.setInterval(() => {
-            if (!document.hidden && !liveTimer && !state.busy &&
-                performance.now() - lastLoad.ended >= Math.max(LIVE_TICK_MS, liveWait()))
+            if (!document.hidden && !liveTimer && liveDue(LIVE_TICK_MS))
                 refresh();
         }, LIVE_MIN_MS);
         subscribe();

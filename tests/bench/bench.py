@@ -63,22 +63,28 @@ def timed(cmd):
     return time.monotonic() - t0
 
 
+def met(cond):
+    return "yes" if cond else "**no**"
+
+
+def report(name, ours, theirs, target, theirs_label=""):
+    """One row of the table and its line on the terminal; target None: a figure only."""
+    ratio = ours / theirs
+    rows.append((name, "%.3f s" % ours, "%.3f s%s" % (theirs, theirs_label), "%.3f×" % ratio,
+                 "" if target is None else "≤ %.2f×" % target, "" if target is None else met(ratio <= target)))
+    print("%-48s %8.3f s %8.3f s %6.3f×  %s" % (name, ours, theirs, ratio, "" if target is None else
+                                               "target ≤ %.2f×" % target), flush=True)
+
+
 def pair(name, ours, theirs, target, rebuild=False):
-    """Medians of ours and theirs, alternating; target None: a figure only."""
+    """Medians of ours and theirs, alternating."""
     a, b = [], []
     for _ in range(args.reps):
         for cmd, acc in ((ours, a), (theirs, b)):
             if rebuild:
                 build()
             acc.append(timed(cmd))
-    ma, mb = statistics.median(a), statistics.median(b)
-    ratio = ma / mb
-    met = "" if target is None else "yes" if ratio <= target else "**no**"
-    rows.append((name, "%.3f s" % ma, "%.3f s" % mb, "%.3f×" % ratio,
-                 "" if target is None else "≤ %.2f×" % target, met))
-    print("%-48s %8.3f s %8.3f s %6.3f×  %s" % (name, ma, mb, ratio, "" if target is None else
-                                               "target ≤ %.2f×" % target), flush=True)
-    return ma, mb
+    report(name, statistics.median(a), statistics.median(b), target)
 
 
 def later_pages():
@@ -89,12 +95,8 @@ def later_pages():
         out = sh([CDCLIENT, "list"]).stdout.split()
         firsts.append(float(out[out.index("first") + 1]))
         laters.append(float(out[out.index("later-mean") + 1]))
-    first, later = statistics.median(firsts), statistics.median(laters)
-    ratio = later / first
-    rows.append(("1. a later page of the listing vs its first", "%.3f s" % later, "%.3f s (first)" % first,
-                 "%.3f×" % ratio, "≤ 0.10×", "yes" if ratio <= 0.1 else "**no**"))
-    print("%-48s %8.3f s %8.3f s %6.3f×  target ≤ 0.10×" % ("1. a later page vs the first", later, first, ratio),
-          flush=True)
+    report("1. a later page of the listing vs its first", statistics.median(laters), statistics.median(firsts),
+           0.1, " (first)")
 
 
 def rss(pid, key):
@@ -252,24 +254,23 @@ def standard(pid, idle, idle_uss):
     pair("13. connectionsctl list: the whole table as a table", "%s list >/dev/null" % CTL, ct, 1.5)
     pair("13. connectionsctl list --json", "%s list --json >/dev/null" % CTL, ct, 1.5)
 
-    yes = lambda c: "yes" if c else "**no**"  # noqa: E731
     return [
-        "| 8. idle RSS | %.1f MiB | | | ≤ 4 MiB | %s |" % (idle, yes(idle <= 4)),
-        "| 8. idle USS | %.1f MiB | | | ≤ 1.5 MiB | %s |" % (idle_uss, yes(idle_uss <= 1.5)),
+        "| 8. idle RSS | %.1f MiB | | | ≤ 4 MiB | %s |" % (idle, met(idle <= 4)),
+        "| 8. idle USS | %.1f MiB | | | ≤ 1.5 MiB | %s |" % (idle_uss, met(idle_uss <= 1.5)),
         "| 8. USS once kept listings expired | %.1f MiB (%.1f MiB while kept) | | | idle level | %s |" %
-        (back_uss, kept_uss, yes(back_uss <= idle_uss + 1)),
+        (back_uss, kept_uss, met(back_uss <= idle_uss + 1)),
         "| 8. peak RSS during List pages, one 200,000-entry listing kept | %.1f MiB | | | ≤ 64 MiB | %s |" %
-        (p_list, yes(p_list <= 64)),
-        "| 8. peak RSS during Export | %.1f MiB | | | ≤ 24 MiB + data | %s |" % (p_export, yes(p_export <= 24 + need)),
-        "| 8. peak RSS during sorted List pages | %.1f MiB | | | ≤ 64 MiB | %s |" % (p_sorted, yes(p_sorted <= 64)),
-        "| 9. CPU at 20,000 new/s, one subscriber | %.1f%% of a core | | | ≤ 15%% | %s |" % (cpu_pct, yes(cpu_pct <= 15)),
+        (p_list, met(p_list <= 64)),
+        "| 8. peak RSS during Export | %.1f MiB | | | ≤ 24 MiB + data | %s |" % (p_export, met(p_export <= 24 + need)),
+        "| 8. peak RSS during sorted List pages | %.1f MiB | | | ≤ 64 MiB | %s |" % (p_sorted, met(p_sorted <= 64)),
+        "| 9. CPU at 20,000 new/s, one subscriber | %.1f%% of a core | | | ≤ 15%% | %s |" % (cpu_pct, met(cpu_pct <= 15)),
         "| 9. events counted / lost | %d of 200,000 / %d signals lost=true | | | no undetected loss | %s |" %
-        (new, lost, yes(new == 200000 or lost)),
-        "| 10. root's DeleteMatching of 100 during one user's flood | %.3f s | | | < 1 s | %s |" % (t_root, yes(t_root < 1)),
-        "| 10. another user's filtered List during the flood | %.3f s | | | < 1 s | %s |" % (t_other, yes(t_other < 1)),
+        (new, lost, met(new == 200000 or lost)),
+        "| 10. root's DeleteMatching of 100 during one user's flood | %.3f s | | | < 1 s | %s |" % (t_root, met(t_root < 1)),
+        "| 10. another user's filtered List during the flood | %.3f s | | | < 1 s | %s |" % (t_other, met(t_other < 1)),
         "| 10. the flooder's 96 Lists | %d answered, %d LimitsExceeded | | | its share | |" % (f_ok, f_refused),
         "| 11. export storm by one user | refused after %s exports, %.0f MiB held; RSS %.1f MiB | | | "
-        "≤ 512 MiB held | %s |" % (refused_after, held_mib, storm_rss, yes(held_mib <= 512)),
+        "≤ 512 MiB held | %s |" % (refused_after, held_mib, storm_rss, met(held_mib <= 512)),
     ]
 
 
@@ -321,10 +322,9 @@ def big_table(pid):
     refreshes, wait = int(result[1]), int(result[3])
     print("B4. Cockpit page in live mode for %.0f s, 1,000 new entries/s: service %.1f%% of a core; "
           "%d refreshes, each then %.1f s apart" % (wall, pct, refreshes, wait / 1000), flush=True)
-    yes = lambda c: "yes" if c else "**no**"  # noqa: E731
     return [
         "| B4. service CPU, Cockpit page in live mode %.0f s, 1,000 new entries/s | %.1f%% of a core "
-        "(%d refreshes, %.1f s apart) | | | ≤ 10%% | %s |" % (wall, pct, refreshes, wait / 1000, yes(pct <= 10)),
+        "(%d refreshes, %.1f s apart) | | | ≤ 10%% | %s |" % (wall, pct, refreshes, wait / 1000, met(pct <= 10)),
         "| B5. peak RSS: first page / Export | %.1f / %.1f MiB | | | | |" % (p_first, p_export),
     ]
 
