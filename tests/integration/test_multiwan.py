@@ -137,7 +137,9 @@ def test_state_file():
     path = os.path.join(d, "addresses")
     tap.ok(wait_for(lambda: "192.0.2.251" in open(path).read()), "an address change is saved")
     tap.eq(open(victim).read(), "precious\n", "a link planted at the temporary name is not followed")
-    tap.ok(not os.path.islink(path) and not os.path.lexists(path + ".tmp"),
+    # The add and the delete are two saves: the second may still be writing
+    # its temporary file when the first has put the address in place.
+    tap.ok(wait_for(lambda: not os.path.islink(path) and not os.path.lexists(path + ".tmp")),
            "the state file is a plain file, and no temporary file is left")
 
     tiny = os.path.join(sb.tmp, "state-tiny")
