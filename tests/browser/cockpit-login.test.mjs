@@ -106,7 +106,7 @@ try {
     const isDark = () => frame.locator("html").evaluate(h => h.classList.contains("pf-v6-theme-dark") &&
         /rgb\((\d+)/.exec(getComputedStyle(document.body).backgroundColor)[1] < 80).catch(() => null);
     const waitDark = async want => {
-        for (const deadline = Date.now() + 10000; Date.now() < deadline; await page.waitForTimeout(100))
+        for (const deadline = Date.now() + 60000; Date.now() < deadline; await page.waitForTimeout(100))
             if (await isDark() === want)
                 return true;
         return false;

@@ -85,7 +85,9 @@ def enter_namespaces():
 
 
 def _die_with_parent():
-    """Children of a test die with it, so nothing outlives a crashed test."""
+    """Children of a test die with it, so nothing outlives a crashed test.
+    The kernel sends the signal when the thread that started the child ends,
+    not the process: start long-lived children from the main thread."""
     import ctypes
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
@@ -97,10 +99,12 @@ def enable_accounting():
         f.write("1\n")
 
 
-def on_pty(argv, prompt=None, answer=None, timeout=20, resend_after=None):
+def on_pty(argv, prompt=None, answer=None, timeout=20, resend_after=None, until=()):
     """Runs argv on a new terminal; writes answer once prompt shows.
     resend_after: write it again after that many seconds without output
     (a password prompt that turns echo off may flush what came before).
+    until: strings that, once all shown, end a program that runs until
+    killed (else it is killed at the timeout).
     Returns (exit status, everything the terminal showed)."""
     import pty
     import select
@@ -121,6 +125,9 @@ def on_pty(argv, prompt=None, answer=None, timeout=20, resend_after=None):
                 break
             out += chunk
             last_output = time.monotonic()
+            if until and all(u.encode() in out for u in until):
+                os.kill(pid, signal.SIGKILL)
+                break
         if prompt and sent is None and prompt.encode() in out:
             os.write(fd, answer.encode())
             sent = True
@@ -253,7 +260,20 @@ class Sandbox:
         self.procs.append(p)
         self.dbus = p
 
-    def wait_name(self, name, present=True, timeout=30):
+    def log_count(self, text):
+        """How often the service's log (all its runs in this sandbox) says text."""
+        with open(self.service_log) as f:
+            return f.read().count(text)
+
+    def wait_log(self, text, n=1, timeout=120):
+        """Waits until the service's log says text at least n times (bounded:
+        a test asserts on the count it returns)."""
+        deadline = time.monotonic() + timeout
+        while self.log_count(text) < n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.log_count(text)
+
+    def wait_name(self, name, present=True, timeout=120):
         deadline = time.time() + timeout
         while time.time() < deadline:
             r = run(["busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",

@@ -63,11 +63,12 @@ def test_properties_for_anyone():
 
 def test_slow_authorization():
     # cdslow's polkit decision takes 3 s; root's List must not wait for it.
+    asked = sb.log_count("Asking polkit whether")
     slow = sandbox.popen(sb.as_user("cdslow") + ["gdbus", "call", "--system", "--dest", sandbox.NAME,
                                                   "--object-path", sandbox.PATH, "--method",
                                                   sandbox.IFACE + ".List", E, E],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    sb.wait_log("Asking polkit whether", asked + 1)   # the slow check is pending
     t0 = time.monotonic()
     total, _ = sb.list()
     took = time.monotonic() - t0

@@ -208,9 +208,10 @@ def test_users():
            r.stderr)
 
 
-def on_pty(args, user=None, answer=(None, None), timeout=20):
+def on_pty(args, user=None, answer=(None, None), timeout=60, until=()):
     """connectionsctl on a terminal (as user): (exit status, what it showed)."""
-    return sandbox.on_pty(["env", "COLUMNS=200"] + sb.as_user(user) + [CTL] + args, answer[0], answer[1], timeout)
+    return sandbox.on_pty(["env", "COLUMNS=200"] + sb.as_user(user) + [CTL] + args, answer[0], answer[1], timeout,
+                          until=until)
 
 
 def test_terminal():
@@ -242,7 +243,7 @@ def test_watch():
     tap.ok("deleted method=DeleteMatching count=1" in seen, "watch shows the deletion", seen)
     p.send_signal(signal.SIGTERM)
     tap.eq(p.wait(10), 0, "watch ends with status 0 on SIGTERM")
-    rc, out = on_pty(["watch"], timeout=3)
+    rc, out = on_pty(["watch"], until=("connections in the table", "PROTO"))
     tap.ok("connections in the table" in out and "PROTO" in out, "on a terminal, watch draws a view", out[-500:])
 
 

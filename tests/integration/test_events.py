@@ -26,13 +26,17 @@ _first = [30000]
 class Watch:
     """A cdwatch process and the lines it printed."""
 
-    def __init__(self, *args, user=None):
+    def __init__(self, *args, user=None, wait=True):
+        # Started from the main thread: the sandbox's children get SIGKILL
+        # when the thread that started them ends (PR_SET_PDEATHSIG).
+        assert threading.current_thread() is threading.main_thread()
         self.p = sandbox.popen(sb.as_user(user) + [CDWATCH] + list(args), stdout=subprocess.PIPE, text=True)
         sb.procs.append(self.p)
         self.lines = []
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
-        self.ready.wait(10)
+        if wait:
+            self.ready.wait(10)
 
     def _read(self):
         for line in self.p.stdout:
@@ -248,6 +252,12 @@ def event_backlog(portid):
     return None
 
 
+def bus_queue(pid):
+    """Bytes waiting to be read on the unix sockets of process pid (ss -x)."""
+    out = sandbox.run(["ss", "-xHp"]).stdout
+    return sum(int(l.split()[2]) for l in out.splitlines() if "pid=%d," % pid in l)
+
+
 def test_overflow_before_subscribing():
     """The kernel drops events silently from an overflow until the service
     has emptied its queue, whoever subscribed meanwhile. A subscriber that
@@ -261,28 +271,30 @@ def test_overflow_before_subscribing():
     os.kill(pid, signal.SIGSTOP)
     try:
         fill(120000)            # past the default buffer, nobody subscribed
-        watch = []
-        t = threading.Thread(target=lambda: watch.append(Watch()))
-        t.start()
-        time.sleep(0.5)         # its Subscribe waits in the service's queue
+        w = Watch("--announce", wait=False)
+        # Its Subscribe waits in the service's queue: cdwatch is sending the
+        # call and the service's bus socket has bytes to read.
+        deadline = time.monotonic() + 60
+        while not (any(l[0] == "subscribing" for l in w.lines) and bus_queue(pid) > 0) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
         os.kill(pid, signal.SIGCONT)
-        t.join()
-        w = watch[0]
-        w.ready.wait(60)        # Watch() waits 10 s; a slow build may need more
+        w.ready.wait(120)       # the service reads its bus and the backlog in turns
         os.kill(pid, signal.SIGSTOP)   # subscribed; the backlog, as it happens, not yet read
         subscribed = any(l[0] == "ready" for l in w.lines) and not w.errors()
         backlog = event_backlog(pid)
         fill(5000)
     finally:
         os.kill(pid, signal.SIGCONT)
-    # 5,000 new entries give a signal either way: wait for the first (the
-    # service first reads the backlog, seconds under ASan), then for quiet.
-    deadline = time.monotonic() + 60
-    while not w.changed() and time.monotonic() < deadline:
+    # Until the subscriber is told of a loss or has counted the 5,000 (the
+    # service first reads the backlog: seconds under ASan or valgrind).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        sig = w.changed()
+        new, lost = sum(s[1] for s in sig), any(s[4] for s in sig)
+        if lost or new >= 5000:
+            break
         time.sleep(0.1)
-    quiet(w)
-    sig = w.changed()
-    new, lost = sum(s[1] for s in sig), any(s[4] for s in sig)
     tap.ok(subscribed and (lost or new >= 5000),
            "after an overflow before subscribing: %d new counted, lost=%s (subscribed: %s; %s bytes of "
            "events not yet read when the 5,000 came)" % (new, lost, subscribed, backlog), w.lines[:10])

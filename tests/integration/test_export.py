@@ -139,7 +139,7 @@ for fd in held:
     os.close(fd)
 bus.call_blocking("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetId", "", [])
 import time
-for _ in range(100):   # the service hears of the close through inotify: give it a moment, bounded
+for _ in range(1200):   # the service hears of the close through inotify: bounded, 60 s
     export()
     if out[-1].startswith("ok"):
         break

@@ -115,7 +115,7 @@ def test_caller_leaves():
     name = c.bus.get_unique_name()
     c.close()
     log = ""
-    for _ in range(200):
+    for _ in range(1200):   # bounded: 60 s
         log = open(sb.service_log).read()
         if re.search(r"Dropping the kept listing of \d+ entries for %s: the caller left" % re.escape(name), log):
             break

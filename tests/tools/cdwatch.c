@@ -2,9 +2,10 @@
  * one line per ConnectionsChanged (and Count change) with a CLOCK_MONOTONIC
  * timestamp, until --seconds pass or SIGTERM.
  *
- *   cdwatch [--no-subscribe] [--seconds N] [--subscribe-twice] [--unsubscribe-after N]
+ *   cdwatch [--no-subscribe] [--seconds N] [--subscribe-twice] [--unsubscribe-after N] [--announce]
  *
- * Lines: "ready", "changed GEN NEW UPDATED DESTROYED LOST T", "count N T",
+ * Lines: "subscribing" (with --announce: the call is about to be sent),
+ * "ready", "changed GEN NEW UPDATED DESTROYED LOST T", "count N T",
  * "error NAME MESSAGE", "unsubscribed T". */
 #include <getopt.h>
 #include <signal.h>
@@ -85,9 +86,10 @@ int main(int argc, char **argv)
 	static const struct option options[] = {
 		{ "no-subscribe", no_argument, NULL, 'n' }, { "seconds", required_argument, NULL, 's' },
 		{ "subscribe-twice", no_argument, NULL, 't' },
-		{ "unsubscribe-after", required_argument, NULL, 'u' }, {}
+		{ "unsubscribe-after", required_argument, NULL, 'u' },
+		{ "announce", no_argument, NULL, 'a' }, {}
 	};
-	int subscribe = 1, twice = 0, c;
+	int subscribe = 1, twice = 0, announce = 0, c;
 	double seconds = 3600;
 	sd_bus *bus = NULL;
 
@@ -97,6 +99,7 @@ int main(int argc, char **argv)
 		case 's': seconds = atof(optarg); break;
 		case 't': twice = 1; break;
 		case 'u': unsubscribe_after = atoi(optarg); break;
+		case 'a': announce = 1; break;
 		default: return 2;
 		}
 	}
@@ -109,8 +112,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cdwatch: cannot connect\n");
 		return 1;
 	}
-	if (subscribe && call(bus, "Subscribe") < 0)
-		return 3;
+	if (subscribe) {
+		if (announce) {
+			printf("subscribing\n");
+			fflush(stdout);
+		}
+		if (call(bus, "Subscribe") < 0)
+			return 3;
+	}
 	if (twice)
 		call(bus, "Subscribe");
 	printf("ready\n");
