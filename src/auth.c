@@ -14,6 +14,7 @@ struct auth {
 	PolkitAuthority *authority;
 	uid_t self;
 	unsigned pending;
+	GHashTable *uids;   /* unique name -> uid */
 };
 
 /* A check that nobody answers must not hold its slot for ever: it ends when
@@ -47,6 +48,7 @@ int auth_new(struct limits *limits, struct auth **ret)
 		return -ENOMEM;
 	a->limits = limits;
 	a->self = geteuid();
+	a->uids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	/* polkit talks over GLib's shared system bus connection, which by default
 	 * raises SIGTERM when the bus goes away: that would race sd-bus's own
 	 * handling and turn a bus loss into a clean exit systemd does not restart. */
@@ -68,6 +70,7 @@ void auth_free(struct auth *a)
 	if (!a)
 		return;
 	g_clear_object(&a->authority);
+	g_hash_table_unref(a->uids);
 	free(a);
 }
 
@@ -159,14 +162,28 @@ static gboolean check_timed_out(gpointer userdata)
 	return G_SOURCE_REMOVE;
 }
 
-int auth_caller_uid(sd_bus_message *m, uid_t *ret)
+int auth_caller_uid(struct auth *a, sd_bus_message *m, uid_t *ret)
 {
+	const char *sender = sd_bus_message_get_sender(m);
 	sd_bus_creds *creds = NULL;
-	/* Without SD_BUS_CREDS_AUGMENT, sd-bus asks the bus daemon (never /proc). */
-	int r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+	gpointer known;
+	int r;
+
+	if (sender && g_hash_table_lookup_extended(a->uids, sender, NULL, &known)) {
+		*ret = (uid_t)GPOINTER_TO_UINT(known);
+		return 0;
+	}
+	/* Without SD_BUS_CREDS_AUGMENT, sd-bus asks the bus daemon (never
+	 * /proc): a round trip each, which a storm of calls would pay in full. */
+	r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
 	if (r >= 0) {
 		r = sd_bus_creds_get_euid(creds, ret);
 		sd_bus_creds_unref(creds);
+	}
+	if (r >= 0 && sender && sender[0] == ':') {
+		if (g_hash_table_size(a->uids) >= AUTH_UID_CACHE)
+			g_hash_table_remove_all(a->uids);
+		g_hash_table_insert(a->uids, g_strdup(sender), GUINT_TO_POINTER((unsigned)*ret));
 	}
 	return r;
 }

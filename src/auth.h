@@ -20,8 +20,11 @@ struct auth;
 typedef void (*auth_done_fn)(sd_bus_message *m, int authorized, const sd_bus_error *error,
 			     void *userdata);
 
-/* The caller's uid as the bus reports it. */
-int auth_caller_uid(sd_bus_message *m, uid_t *ret);
+/* The caller's uid as the bus reports it: asked of the bus once per unique
+ * name (never reused, so a remembered answer cannot go stale), then
+ * remembered, for at most AUTH_UID_CACHE names at a time. */
+#define AUTH_UID_CACHE 4096
+int auth_caller_uid(struct auth *a, sd_bus_message *m, uid_t *ret);
 
 /* limits bounds the polkit checks pending per user and in total. */
 int auth_new(struct limits *limits, struct auth **ret);

@@ -1,6 +1,7 @@
 #include "bus-call.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "bus.h"
 #include "log.h"
 #include "reslimits.h"
+#include "scheduler.h"
 
 void *call_new(struct context *ctx, sd_bus_message *m, const struct call_ops *ops, size_t size)
 {
@@ -18,7 +20,7 @@ void *call_new(struct context *ctx, sd_bus_message *m, const struct call_ops *op
 	c->ctx = ctx;
 	c->m = sd_bus_message_ref(m);
 	c->ops = ops;
-	if (auth_caller_uid(m, &c->uid) < 0)
+	if (auth_caller_uid(ctx->auth, m, &c->uid) < 0)
 		c->uid = (uid_t)-1;   /* counted as a user of its own, never as the service's */
 	ctx->busy++;
 	return c;
@@ -26,6 +28,8 @@ void *call_new(struct context *ctx, sd_bus_message *m, const struct call_ops *op
 
 void call_done(struct call *c)
 {
+	if (c->scheduled)
+		scheduler_done(c->ctx->scheduler, &c->job);
 	if (c->counted)
 		limits_release(c->ctx->limits, c->uid, LIMIT_WORK);
 	c->ctx->busy--;
@@ -60,11 +64,25 @@ static void refused(struct call *c, const char *error_name)
 	c->ops->free(c);
 }
 
-/* Authorized: a work slot if the method needs one (a refusal is answered
- * with LimitsExceeded), then the method's own run. */
+static void job_start(struct sched_job *j)
+{
+	struct call *c = (struct call *)((char *)j - offsetof(struct call, job));
+	c->ops->run(c);
+}
+
+/* Authorized: work that walks the table goes to the scheduler, after a
+ * user's limit on calls in progress (a refusal is answered with
+ * LimitsExceeded; root's lane has none: it waits its turn); the rest runs
+ * at once. */
 static void call_run(struct call *c)
 {
-	if (c->ops->work) {
+	struct scheduler *s = c->ctx->scheduler;
+
+	if (!c->ops->work || (c->ops->light && c->ops->light(c))) {
+		c->ops->run(c);
+		return;
+	}
+	if (!scheduler_is_root(s, c->uid)) {
 		sd_bus_error error = SD_BUS_ERROR_NULL;
 		if (limits_acquire(c->ctx->limits, c->uid, LIMIT_WORK, &error) < 0) {
 			call_reply_error(c->m, &error);
@@ -74,7 +92,17 @@ static void call_run(struct call *c)
 		}
 		c->counted = true;
 	}
-	c->ops->run(c);
+	c->job = (struct sched_job){ .start = job_start, .uid = c->uid };
+	c->scheduled = true;
+	scheduler_submit(s, &c->job);
+}
+
+int call_dump_start(struct call *c, const struct ct_kfilter *kf, ct_dump_record_fn on_record,
+		    ct_dump_done_fn on_done, void *userdata, struct ct_dump **ret)
+{
+	/* An unscheduled call's job is zeroed: a user's. */
+	return ct_dump_start(c->ctx->event, c->job.root ? c->ctx->root_dumps : c->ctx->user_dumps, kf, on_record,
+			     on_done, userdata, ret);
 }
 
 /* polkit's answer. */

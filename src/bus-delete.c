@@ -211,7 +211,7 @@ static void delete_run(struct call *base)
 		delete_now(c, &c->spec.rec, c->spec.has_id);
 		return;
 	}
-	r = ct_dump_start(c->base.ctx->event, &all, find_id, find_id_done, c, &c->dump);
+	r = call_dump_start(&c->base, &all, find_id, find_id_done, c, &c->dump);
 	if (r < 0)
 		finish(c, r, NULL, NULL, 0);
 }
@@ -267,7 +267,7 @@ static void matching_run(struct call *base)
 		return;
 	}
 	if ((r = ct_batch_new(&c->batch)) < 0 ||
-	    (r = ct_dump_start(c->base.ctx->event, &c->kf, matching_record, matching_done, c, &c->dump)) < 0)
+	    (r = call_dump_start(&c->base, &c->kf, matching_record, matching_done, c, &c->dump)) < 0)
 		finish(c, r, NULL, NULL, 0);
 }
 

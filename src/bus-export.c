@@ -142,7 +142,7 @@ static void export_run(struct call *base)
 		export_done(NULL, 0, c);
 		return;
 	}
-	r = ct_dump_start(c->base.ctx->event, &c->kf, export_record, export_done, c, &c->dump);
+	r = call_dump_start(&c->base, &c->kf, export_record, export_done, c, &c->dump);
 	if (r >= 0)
 		return;
 fail:

@@ -1,5 +1,6 @@
 #include "bus-list.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "ctread.h"
 #include "ctstats.h"
 #include "errors.h"
+#include "kfilter.h"
 #include "listings.h"
 #include "log.h"
 #include "page.h"
@@ -46,7 +48,28 @@ struct list_call {
 	bool building;
 	struct ct_record *all;
 	size_t nall, all_alloc, room;
+	/* A shared walk: Lists of the same kernel filter in the same lane that
+	 * start before the first record of another's dump read that dump
+	 * instead of one of their own. The owner is in ctx->list_walks until
+	 * its first record; the others are on its joined list. */
+	struct list_call *walk_next, *joined, *join_next;
+	bool walk_open;
+	int join_error;    /* a joiner's own failure while the owner reads on */
 };
+
+/* No one joins c's walk any more. */
+static void walk_close(struct list_call *c)
+{
+	if (!c->walk_open)
+		return;
+	for (struct list_call **p = &c->base.ctx->list_walks; *p; p = &(*p)->walk_next)
+		if (*p == c) {
+			*p = c->walk_next;
+			break;
+		}
+	c->walk_next = NULL;
+	c->walk_open = false;
+}
 
 static void list_call_free(struct call *base)
 {
@@ -54,6 +77,8 @@ static void list_call_free(struct call *base)
 
 	if (!c)
 		return;
+	assert(!c->joined);   /* an owner ends its joiners before itself */
+	walk_close(c);
 	if (c->building)
 		listings_end_build(c->base.ctx->listings);
 	free(c->all);
@@ -179,9 +204,9 @@ static int list_reply(struct list_call *c)
 	return 0;
 }
 
-static int list_on_record(const struct ct_record *r, void *userdata)
+/* One record of the dump, for c alone. */
+static int list_take(struct list_call *c, const struct ct_record *r)
 {
-	struct list_call *c = userdata;
 	int k;
 
 	if (!filter_match(&c->filter, r))
@@ -206,13 +231,28 @@ static int list_on_record(const struct ct_record *r, void *userdata)
 	return c->early && page_window_full(&c->page);   /* 1 ends the dump */
 }
 
-static void list_on_done(struct ct_dump *d, int error, void *userdata)
+/* A record of c's dump: c's, and each joiner's. */
+static int list_on_record(const struct ct_record *r, void *userdata)
 {
 	struct list_call *c = userdata;
+
+	walk_close(c);   /* from the first record on, a newcomer would miss some */
+	for (struct list_call *j = c->joined; j; j = j->join_next) {
+		int k = j->join_error == 0 ? list_take(j, r) : 0;
+		if (k < 0)
+			j->join_error = k;   /* it fails at the end; the others read on */
+	}
+	return list_take(c, r);
+}
+
+static void list_on_done(struct ct_dump *d, int error, void *userdata);
+
+/* c's walk of the table ended (error 0 or a negative errno): answer, or go
+ * on with a second pass. */
+static void list_walk_done(struct list_call *c, int error)
+{
 	int r;
 
-	ct_dump_free(c->dump);
-	c->dump = NULL;
 	if (error < 0) {
 		reply_dump_error(c->base.m, error);
 		goto out;
@@ -237,7 +277,7 @@ static void list_on_done(struct ct_dump *d, int error, void *userdata)
 		}
 		if (page_needs_second_pass(&c->page)) {
 			c->second_pass = true;
-			r = ct_dump_start(c->base.ctx->event, &c->kf, list_on_record, list_on_done, c, &c->dump);
+			r = call_dump_start(&c->base, &c->kf, list_on_record, list_on_done, c, &c->dump);
 			if (r >= 0)
 				return;
 			reply_dump_error(c->base.m, r);
@@ -248,6 +288,32 @@ static void list_on_done(struct ct_dump *d, int error, void *userdata)
 		log_warn("Could not send List reply: %s", strerror(-r));
 out:
 	list_call_free(&c->base);
+}
+
+static void list_on_done(struct ct_dump *d, int error, void *userdata)
+{
+	struct list_call *c = userdata, *joined = c->joined;
+
+	ct_dump_free(c->dump);
+	c->dump = NULL;
+	walk_close(c);
+	c->joined = NULL;
+	while (joined) {
+		struct list_call *j = joined;
+		joined = j->join_next;
+		j->join_next = NULL;
+		list_walk_done(j, error < 0 ? error : j->join_error);
+	}
+	list_walk_done(c, error);
+}
+
+/* Another List's dump that c can read instead of one of its own. */
+static struct list_call *walk_find(const struct list_call *c)
+{
+	for (struct list_call *o = c->base.ctx->list_walks; o; o = o->walk_next)
+		if (o->base.job.root == c->base.job.root && kfilter_equal(&o->kf, &c->kf))
+			return o;
+	return NULL;
 }
 
 /* The page the dump fills. Once full it is answered without the rest of the
@@ -304,12 +370,40 @@ static int list_start_page(struct list_call *c)
 	return 1;
 }
 
+/* The count alone of the whole table in dump order: the kernel's entry
+ * count. (A sorted one still reads the table: it makes the listing its
+ * later pages read.) */
+static bool list_is_count(const struct list_call *c)
+{
+	return c->opts.limit == 0 && c->filter.keys == 0 && c->opts.sort == SORT_NONE && !c->opts.reverse;
+}
+
+/* Whether the call is answered without walking the table: a count, or a
+ * later page of a listing still kept. It then takes no work slot. */
+static bool list_light(struct call *base)
+{
+	struct list_call *c = CALL_OF(base, struct list_call);
+	struct listings *ls = c->base.ctx->listings;
+
+	return list_is_count(c) ||
+	       (ls && c->key && c->opts.offset > 0 && !c->opts.fresh && listings_find(ls, c->key));
+}
+
 /* Runs the call once it is authorized; owns c from here on. */
 static void list_run(struct call *base)
 {
 	struct list_call *c = CALL_OF(base, struct list_call);
+	uint32_t count = 0;
 	int r;
 
+	if (list_is_count(c)) {
+		if ((r = ct_count(&count, NULL)) < 0)
+			reply_dump_error(c->base.m, r);
+		else if ((r = list_reply_records(c->base.m, count, NULL, 0, 0, 0)) < 0)
+			log_warn_errno(r, "Could not send List reply");
+		list_call_free(&c->base);
+		return;
+	}
 	if (!list_start_page(c))
 		return;
 	if (c->kf.empty) {
@@ -319,14 +413,31 @@ static void list_run(struct call *base)
 		list_call_free(&c->base);
 		return;
 	}
-	r = ct_dump_start(c->base.ctx->event, &c->kf, list_on_record, list_on_done, c, &c->dump);
+	/* A walk of the whole filter (not a page that ends it early) is shared. */
+	struct list_call *owner = c->early ? NULL : walk_find(c);
+	if (owner) {
+		c->join_next = owner->joined;
+		owner->joined = c;
+		log_debug("A List of %s reads the dump of a List of %s", sd_bus_message_get_sender(c->base.m),
+			  sd_bus_message_get_sender(owner->base.m));
+		return;
+	}
+	r = call_dump_start(&c->base, &c->kf, list_on_record, list_on_done, c, &c->dump);
 	if (r < 0) {
 		reply_dump_error(c->base.m, r);
 		list_call_free(&c->base);
+		return;
+	}
+	if (!c->early) {
+		c->walk_next = c->base.ctx->list_walks;
+		c->base.ctx->list_walks = c;
+		c->walk_open = true;
 	}
 }
 
-static const struct call_ops list_ops = { .run = list_run, .free = list_call_free, .work = true };
+static const struct call_ops list_ops = {
+	.run = list_run, .free = list_call_free, .work = true, .light = list_light,
+};
 
 int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {

@@ -161,7 +161,7 @@ static void summarize_run(struct call *base)
 		summarize_done(NULL, 0, c);
 		return;
 	}
-	r = ct_dump_start(ctx->event, &c->kf, summarize_record, summarize_done, c, &c->dump);
+	r = call_dump_start(&c->base, &c->kf, summarize_record, summarize_done, c, &c->dump);
 	if (r < 0)
 		summarize_done(NULL, r, c);
 }

@@ -9,19 +9,25 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 #include "auth.h"
+#include "ctread.h"
 #include "busnames.h"
 #include "events.h"
 #include "filter.h"
 #include "kfilter.h"
+
+struct list_call;
 
 struct context {
 	sd_bus *bus;
 	sd_event *event;
 	struct auth *auth;
 	struct limits *limits;
+	struct scheduler *scheduler;    /* the work of calls: root's lane first */
+	struct ct_dump_group *root_dumps, *user_dumps;  /* users' pause while root works */
 	struct events *events;
 	struct export_budget *exports;  /* memory Export's open memfds hold, per user */
 	struct listings *listings;      /* List results kept for their later pages */
+	struct list_call *list_walks;   /* Lists whose dump others may still share (bus-list.c) */
 	struct filter_env filter_env;   /* addrwatch, for 'interface' and 'stale' */
 	struct ct_kcaps caps;
 	uint32_t page_size;      /* List's default and maximum limit */

@@ -19,7 +19,17 @@
 #define BUFFERS_PER_WAKEUP 32
 #define RECV_SIZE 32768
 
+struct ct_dump_group {
+	int64_t priority;
+	bool paused;
+	struct ct_dump *dumps;  /* running, linked by next/prev */
+	uint64_t guard_usec;
+	sd_event_source *guard; /* with guard_usec: armed while dumps run */
+};
+
 struct ct_dump {
+	struct ct_dump_group *group;
+	struct ct_dump *next, *prev;
 	struct ct_kfilter kf;   /* what is asked for now */
 	bool then_ipv6;         /* a tuple filter without a family: IPv6 after IPv4 */
 	struct mnl_socket *nl;
@@ -30,6 +40,7 @@ struct ct_dump {
 	void *userdata;
 	int abort_error;
 	bool stopped;           /* on_record had enough */
+	bool warming;           /* not read yet: at idle priority */
 	char buf[RECV_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
 };
 
@@ -139,8 +150,11 @@ static int send_request(struct ct_dump *d)
 	return mnl_socket_sendto(d->nl, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
 }
 
+static void group_leave(struct ct_dump *d);
+
 static void finish(struct ct_dump *d, int error)
 {
+	group_leave(d);
 	d->io = sd_event_source_disable_unref(d->io);
 	if (d->nl) {
 		mnl_socket_close(d->nl);
@@ -149,17 +163,23 @@ static void finish(struct ct_dump *d, int error)
 	d->on_done(d, error, d->userdata);   /* may free d */
 }
 
-static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* Reads up to n kernel buffers of d (fewer when none is ready); d may be
+ * finished, and freed by its done callback, on return. */
+static void read_buffers(struct ct_dump *d, int n_buffers)
 {
-	struct ct_dump *d = userdata;
-
-	for (int i = 0; i < BUFFERS_PER_WAKEUP; i++) {
+	if (d->warming && d->group) {
+		int r = sd_event_source_set_priority(d->io, d->group->priority);
+		if (r < 0)
+			log_warn_errno(r, "Cannot set a dump's priority");
+		d->warming = false;
+	}
+	for (int i = 0; i < n_buffers; i++) {
 		ssize_t n = mnl_socket_recvfrom(d->nl, d->buf, sizeof(d->buf));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
-				return 0;
+				return;
 			finish(d, -errno);
-			return 0;
+			return;
 		}
 		int k = mnl_cb_run(d->buf, (size_t)n, d->seq, d->portid, data_cb, d);
 		if (k == MNL_CB_STOP && d->then_ipv6 && !d->stopped) {
@@ -168,23 +188,114 @@ static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 			d->kf.family = AF_INET6;
 			if ((r = send_request(d)) < 0) {
 				finish(d, r);
-				return 0;
+				return;
 			}
 			continue;
 		}
 		if (k == MNL_CB_STOP) {
 			finish(d, 0);
-			return 0;
+			return;
 		}
 		if (k < 0) {
 			finish(d, d->abort_error ? d->abort_error : -errno);
-			return 0;
+			return;
 		}
 	}
+}
+
+static int io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	read_buffers(userdata, BUFFERS_PER_WAKEUP);
 	return 0;
 }
 
-int ct_dump_start(sd_event *e, const struct ct_kfilter *kf, ct_dump_record_fn on_record,
+/* Arms the guard for the next slice, while the group has dumps to read. */
+static void guard_arm(struct ct_dump_group *g)
+{
+	uint64_t now;
+	int r;
+
+	if (!g->guard || !g->dumps || g->paused)
+		return;
+	if ((r = sd_event_now(sd_event_source_get_event(g->guard), CLOCK_MONOTONIC, &now)) < 0 ||
+	    (r = sd_event_source_set_time(g->guard, now + g->guard_usec)) < 0 ||
+	    (r = sd_event_source_set_enabled(g->guard, SD_EVENT_ONESHOT)) < 0)
+		log_warn_errno(r, "Cannot arm the dumps' guard");
+}
+
+static int guard_cb(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct ct_dump_group *g = userdata;
+
+	/* One buffer of each: a small share, but a share. One that ends leaves
+	 * the list (a dump started meanwhile goes to its head, read from the
+	 * next round on). */
+	for (struct ct_dump *d = g->dumps, *next; d; d = next) {
+		next = d->next;
+		read_buffers(d, 1);
+	}
+	guard_arm(g);
+	return 0;
+}
+
+int ct_dump_group_new(sd_event *e, int64_t priority, uint64_t guard_usec, struct ct_dump_group **ret)
+{
+	struct ct_dump_group *g = calloc(1, sizeof(*g));
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	g->priority = priority;
+	g->guard_usec = guard_usec;
+	if (guard_usec &&
+	    ((r = sd_event_add_time(e, &g->guard, CLOCK_MONOTONIC, 0, guard_usec / 4, guard_cb, g)) < 0 ||
+	     (r = sd_event_source_set_enabled(g->guard, SD_EVENT_OFF)) < 0)) {
+		ct_dump_group_free(g);
+		return r;
+	}
+	*ret = g;
+	return 0;
+}
+
+void ct_dump_group_free(struct ct_dump_group *g)
+{
+	if (!g)
+		return;
+	for (struct ct_dump *d = g->dumps; d; d = d->next)
+		d->group = NULL;
+	sd_event_source_disable_unref(g->guard);
+	free(g);
+}
+
+void ct_dump_group_pause(struct ct_dump_group *g, bool paused)
+{
+	g->paused = paused;
+	for (struct ct_dump *d = g->dumps; d; d = d->next) {
+		int r = sd_event_source_set_enabled(d->io, paused ? SD_EVENT_OFF : SD_EVENT_ON);
+		if (r < 0)
+			log_warn_errno(r, "Cannot %s a dump", paused ? "pause" : "resume");
+	}
+	if (paused && g->guard)
+		(void)sd_event_source_set_enabled(g->guard, SD_EVENT_OFF);
+	else
+		guard_arm(g);
+}
+
+static void group_leave(struct ct_dump *d)
+{
+	if (!d->group)
+		return;
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		d->group->dumps = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	d->next = d->prev = NULL;
+	d->group = NULL;
+}
+
+int ct_dump_start(sd_event *e, struct ct_dump_group *g, const struct ct_kfilter *kf, ct_dump_record_fn on_record,
 		  ct_dump_done_fn on_done, void *userdata, struct ct_dump **ret)
 {
 	struct ct_dump *d = calloc(1, sizeof(*d));
@@ -215,11 +326,19 @@ int ct_dump_start(sd_event *e, const struct ct_kfilter *kf, ct_dump_record_fn on
 	r = sd_event_add_io(e, &d->io, mnl_socket_get_fd(d->nl), EPOLLIN, io_cb, d);
 	if (r < 0)
 		goto fail;
-	/* Bulk work yields to the bus: every queued call is read (and a small one
-	 * answered) before a dump takes its next slice. */
+	d->warming = true;
 	r = sd_event_source_set_priority(d->io, SD_EVENT_PRIORITY_IDLE);
+	if (r >= 0 && g->paused)
+		r = sd_event_source_set_enabled(d->io, SD_EVENT_OFF);
 	if (r < 0)
 		goto fail;
+	d->group = g;
+	d->next = g->dumps;
+	if (g->dumps)
+		g->dumps->prev = d;
+	g->dumps = d;
+	if (!d->next)
+		guard_arm(g);   /* the group's first running dump */
 	*ret = d;
 	return 0;
 fail:
@@ -231,6 +350,7 @@ void ct_dump_free(struct ct_dump *d)
 {
 	if (!d)
 		return;
+	group_leave(d);
 	sd_event_source_disable_unref(d->io);
 	if (d->nl)
 		mnl_socket_close(d->nl);

@@ -79,3 +79,20 @@ void filter_to_kernel(const struct ct_filter *f, const struct ct_kcaps *caps, st
 	if (caps->tuple_filter && !kf->empty)
 		tuple_to_kernel(f, kf);
 }
+
+static bool tuple_equal(const struct ct_tuple *a, const struct ct_tuple *b)
+{
+	return memcmp(a->src, b->src, sizeof(a->src)) == 0 && memcmp(a->dst, b->dst, sizeof(a->dst)) == 0 &&
+	       a->sport == b->sport && a->dport == b->dport;
+}
+
+/* Field by field: the structs' padding is whatever their writers left. */
+bool kfilter_equal(const struct ct_kfilter *a, const struct ct_kfilter *b)
+{
+	return a->family == b->family && a->empty == b->empty &&
+	       a->mark == b->mark && (!a->mark || (a->mark_val == b->mark_val && a->mark_mask == b->mark_mask)) &&
+	       a->status == b->status &&
+	       (!a->status || (a->status_val == b->status_val && a->status_mask == b->status_mask)) &&
+	       a->orig_flags == b->orig_flags && a->reply_flags == b->reply_flags && a->proto == b->proto &&
+	       tuple_equal(&a->orig, &b->orig) && tuple_equal(&a->reply, &b->reply);
+}

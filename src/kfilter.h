@@ -38,3 +38,5 @@ struct ct_kcaps {
 
 /* The kernel part of f, as far as the running kernel (caps) filters. */
 void filter_to_kernel(const struct ct_filter *f, const struct ct_kcaps *caps, struct ct_kfilter *kf);
+/* Whether a dump with a returns exactly the entries a dump with b does. */
+bool kfilter_equal(const struct ct_kfilter *a, const struct ct_kfilter *b);

@@ -25,6 +25,7 @@
 #include "listings.h"
 #include "log.h"
 #include "reslimits.h"
+#include "scheduler.h"
 
 #define PAGE_SIZE_DEFAULT 10000
 #define PAGE_SIZE_MAX 100000
@@ -429,6 +430,23 @@ static int connect_bus(struct context *ctx, GMainLoop *loop)
 	return 0;
 }
 
+/* The bus is read first, so a call (root's among a storm of others) is
+ * taken in at once. Root's dumps share the loop with the bus, slice by
+ * slice: no storm of calls delays them much. Users' dumps yield to both,
+ * and pause while root's work runs. Either kind reads a buffer every
+ * DUMP_GUARD_USEC all the same (users' dumps, and any dump's first read,
+ * wait for a quiet loop otherwise): a storm slows them, never starves them. */
+#define ROOT_DUMP_PRIORITY SD_EVENT_PRIORITY_NORMAL
+#define USER_DUMP_PRIORITY SD_EVENT_PRIORITY_IDLE
+#define DUMP_GUARD_USEC (20 * 1000)
+
+/* The scheduler's word: while root's work runs, users' dumps wait. */
+static void pause_user_dumps(bool busy, void *userdata)
+{
+	struct context *ctx = userdata;
+	ct_dump_group_pause(ctx->user_dumps, busy);
+}
+
 /* Everything the object's methods use, then the object. addrwatch is
  * optional: without it 'interface' and 'stale' are unavailable. */
 static int set_up(struct context *ctx, const struct events_config *ecfg, const char *addr_file,
@@ -449,6 +467,9 @@ static int set_up(struct context *ctx, const struct events_config *ecfg, const c
 		ctx->filter_env = (struct filter_env){ *addrwatch, addrwatch_interface, addrwatch_stale,
 						     addrwatch_owners };
 	if ((r = limits_new(geteuid(), &ctx->limits)) < 0 || (r = auth_new(ctx->limits, &ctx->auth)) < 0 ||
+	    (r = ct_dump_group_new(ctx->event, ROOT_DUMP_PRIORITY, DUMP_GUARD_USEC, &ctx->root_dumps)) < 0 ||
+	    (r = ct_dump_group_new(ctx->event, USER_DUMP_PRIORITY, DUMP_GUARD_USEC, &ctx->user_dumps)) < 0 ||
+	    (r = scheduler_new(ctx->event, geteuid(), pause_user_dumps, ctx, &ctx->scheduler)) < 0 ||
 	    (r = bus_add_object(ctx)) < 0)
 		return log_err_errno(r, "Cannot set up the bus object");
 	return 0;
@@ -528,6 +549,9 @@ out:
 	if (ctx.bus)
 		sd_bus_flush_close_unref(ctx.bus);
 	auth_free(ctx.auth);
+	scheduler_free(ctx.scheduler);
+	ct_dump_group_free(ctx.root_dumps);
+	ct_dump_group_free(ctx.user_dumps);
 	limits_free(ctx.limits);
 	if (source) {
 		g_source_destroy(source);

@@ -7,14 +7,15 @@
  * user's connections: opening more connections buys no more. The service's
  * own uid (root) has a lane of its own: it counts against its own per-user
  * limit only, never against the totals, so no other user's load can make
- * the service refuse root (the failover cleanup of a dispatcher script). */
+ * the service refuse root (the failover cleanup of a dispatcher script).
+ * Root's work is not counted at all: the scheduler queues it instead. */
 #pragma once
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
 enum limit_kind {
 	LIMIT_AUTH,   /* polkit checks waiting for an answer */
-	LIMIT_WORK,   /* calls in progress: dumps, deletes, exports */
+	LIMIT_WORK,   /* users' calls that read the table, running or waiting */
 	_LIMIT_MAX
 };
 

@@ -9,6 +9,7 @@ listing began. Then: fresh, a caller leaving, the budget (results that do
 not fit are not kept; the least recently used go)."""
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ tap = sandbox.TAP()
 PAGE = 50
 N = 600
 CTFILL = os.environ.get("CD_CTFILL") or os.path.join(sandbox.BUILDDIR, "tests", "tools", "ctfill")
+CDCLIENT = os.environ.get("CD_CDCLIENT") or os.path.join(sandbox.BUILDDIR, "tests", "tools", "cdclient")
 SORTS = [None, "id", "protocol", "state", "src", "dst", "sport", "dport", "timeout", "bytes", "packets", "start"]
 sb = sandbox.Sandbox(service_args=["--page-size=%d" % PAGE]).start(polkit=False)
 
@@ -180,12 +182,42 @@ def test_early_page():
     sb.start_service()
 
 
+def test_shared_walk():
+    """Three callers' Lists of the same filter and sort, all with the
+    service at once: one walk of the table serves them, and each gets its
+    whole result."""
+    fill("10.93.0.0", 300, first=50000)
+    want = len(sb.conntrack("-s", "10.93.0.0/16"))
+    shared = sb.log_count("reads the dump of a List of")
+    pid = sb.service.pid
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        ps = [sandbox.popen([CDCLIENT, "list", "--sort", "bytes", "--routed", "src=s:10.93.0.0/16"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        routed = [p.stdout.readline().strip() for p in ps]   # all three calls are with the service
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    # Not communicate(): it reads the pipe itself and would lose what readline() buffered.
+    outs = [p.stdout.read().splitlines()[0] for p in ps]
+    for p in ps:
+        p.wait(120)
+    tap.eq(routed, ["routed"] * 3, "three callers' Lists wait in the stopped service's queue")
+    tap.eq(outs, ["total %d received %d pages %d" % (want, want, -(-want // PAGE))] * 3,
+           "each caller pages through all %d entries of its result" % want)
+    # Their first pages share one walk; the later pages of the two that
+    # keep no listing (one is built at a time) may share theirs too.
+    n = sb.log_count("reads the dump of a List of") - shared
+    tap.ok(n >= 2, "the first pages of two of them read the first one's dump (%d shared walks in all)" % n)
+    sandbox.run(["conntrack", "-D", "-s", "10.93.0.0/16"], check=False)
+
+
 try:
     tap.run(test_pages_while_changing)
     tap.run(test_fresh_and_new_listing)
     tap.run(test_caller_leaves)
     tap.run(test_budget)
     tap.run(test_early_page)
+    tap.run(test_shared_walk)
 finally:
     sb.finish(tap)
 sys.exit(tap.done())

@@ -192,6 +192,16 @@ def test_idle_exit():
                  "&& echo answered || echo failed) & done; wait" % (delay, BUS), timeout=180)
         failures.append(45 - r.stdout.count("answered"))
     tap.eq(failures, [0] * 5, "45 calls fired as it leaves (5 times, 3.7-4.3 s after the last call) are all answered")
+    # Root's counts fired as it leaves: a count reads no table and takes no
+    # work slot, and root is never refused for its own concurrency.
+    failures = []
+    for delay in (3.8, 4.0, 4.2):
+        call("GetStatistics")
+        r = c.sh("sleep %s; for i in $(seq 15); do (busctl --timeout=60 call %s List 'a{sv}a{sv}' 0 1 limit u 0 "
+                 "2>&1 && echo answered) & done; wait" % (delay, BUS), timeout=180)
+        failures += [l for l in r.stdout.splitlines() if l.strip() and not l.startswith(("u ", "answered"))]
+        failures += ["%d answered" % r.stdout.count("answered")] if r.stdout.count("answered") != 15 else []
+    tap.eq(failures, [], "15 root counts (List limit 0) at once, fired as it leaves (3 times), are all answered")
     c.sh("rm /etc/systemd/system/connectionsd.service.d/50-idle.conf && systemctl daemon-reload")
 
 
