@@ -154,11 +154,12 @@ input()
 
 
 def flood():
-    """Section 10: one user floods with 12 connections x 8 Lists (each a
-    whole-table read); meanwhile root's DeleteMatching of 100 entries, root's
-    15 counts at once, and another user's filtered List. Returns its rows."""
+    """Section 10: one user keeps 8 Lists (each a whole-table read) in flight
+    on each of 12 connections, sending each again once answered or refused;
+    meanwhile root's DeleteMatching of 100 entries, root's 15 counts at once,
+    and another user's filtered List. Returns its rows."""
     sh([CTFILL, "100", "--src", "10.71.0.0", "--dport", "7777"])
-    floods = [sandbox.popen(sb.as_user("cdallow") + [CDCLIENT, "flood", "8", "--routed"],
+    floods = [sandbox.popen(sb.as_user("cdallow") + [CDCLIENT, "flood", "8", "--routed", "--keep", "600"],
                             stdout=subprocess.PIPE, text=True) for _ in range(12)]
     for p in floods:
         p.stdout.readline()
@@ -168,6 +169,9 @@ def flood():
     t_counts = time.monotonic() - t
     t_other = timed(sb.as_user("cdmatch") + [CDCLIENT, "list", "family=s:ipv4", "protocol=s:tcp",
                                               "dport=q:8443"])
+    flooding = all(p.poll() is None for p in floods)
+    for p in floods:
+        p.terminate()   # stop sending again; what is in flight is answered
     outs = [p.stdout.read() for p in floods]
     for p in floods:
         p.wait()
@@ -175,17 +179,18 @@ def flood():
     refused = sum(int(l.split()[2]) for o in outs for l in o.splitlines() if "LimitsExceeded" in l)
     counted = int(counts[1]) if counts[:1] == ["ok"] else 0
     root_target = 1 if N <= 200000 else 3
-    print("10. one user floods (12 connections x 8 Lists): root's DeleteMatching of 100 answered in "
-          "%.3f s, root's 15 counts at once in %.3f s (%d answered), another user's filtered List in %.3f s; "
-          "the flooder got %d answered, %d LimitsExceeded" % (t_root, t_counts, counted, t_other, ok, refused),
-          flush=True)
+    print("10. one user keeps 12 connections x 8 Lists in flight: root's DeleteMatching of 100 answered in "
+          "%.3f s, root's 15 counts at once in %.3f s (%d answered), another user's filtered List in %.3f s "
+          "(the flood still going: %s); the flooder got %d answered, %d LimitsExceeded"
+          % (t_root, t_counts, counted, t_other, flooding, ok, refused), flush=True)
     return [
         "| 10. root's DeleteMatching of 100 during one user's flood | %.3f s | | | < %d s | %s |" %
         (t_root, root_target, met(t_root < root_target)),
         "| 10. root's 15 counts (List limit 0) at once during the flood | %.3f s, %d of 15 answered | | | "
         "none refused | %s |" % (t_counts, counted, met(counted == 15)),
         "| 10. another user's filtered List during the flood | %.3f s | | | < 1 s | %s |" % (t_other, met(t_other < 1)),
-        "| 10. the flooder's 96 Lists | %d answered, %d LimitsExceeded | | | its share | |" % (ok, refused),
+        "| 10. the flooder's Lists (8 in flight on each of 12 connections) | %d answered, %d LimitsExceeded | | | "
+        "its share | |" % (ok, refused),
     ]
 
 
